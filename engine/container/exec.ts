@@ -1,0 +1,132 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { StdioOptions } from 'node:child_process';
+import { EngineError } from '../errors.js';
+import { HelperSession } from '../native.js';
+import type { StateStore, ContainerRecord } from '../state.js';
+import { openCgroup } from '../cgroup/index.js';
+import type { Cgroup } from '../cgroup/types.js';
+import type { NamespaceType, Process } from '../spec/oci.js';
+import { buildExecPlan, serializePlan } from '../spec/plan.js';
+import { assertStatus, statusOf } from './status.js';
+
+export interface ExecOptions {
+  stdio?: StdioOptions;
+  env?: string[];
+  cwd?: string;
+  user?: { uid: number; gid: number };
+  /** Join only these namespaces (default: all of the container's). For control runs. */
+  namespaces?: NamespaceType[];
+  /** Leave the process in the caller's cgroup (default false). For control runs. */
+  skipCgroup?: boolean;
+  timeoutMs?: number;
+}
+
+/** How an exec'd process ended. */
+export interface ExecResult {
+  pid: number;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A started exec: its host pid and a promise of its end. */
+export interface ExecHandle {
+  pid: number;
+  session: HelperSession;
+  done: Promise<ExecResult>;
+}
+
+/** Runs a process inside a running container's namespaces and cgroup. */
+export async function execInContainer(
+  store: StateStore,
+  id: string,
+  args: string[],
+  options: ExecOptions = {},
+): Promise<ExecHandle> {
+  if (args.length === 0) {
+    throw new EngineError({ kind: 'invalid-input', op: 'exec in container', value: id, reason: 'no command given' });
+  }
+  const record = await store.read(id);
+  assertStatus(id, 'exec in', await statusOf(store, record), ['running']);
+  const cgroup = await openCgroup(record.cgroupPath);
+  const planFile = path.join(store.dir(id), `exec-${randomBytes(6).toString('hex')}.plan`);
+  const useClone3 = !options.skipCgroup ? cgroup.v2Dir() : undefined;
+  const plan = buildExecPlan(processFor(record, args, options), {
+    targetPid: record.pid,
+    namespaces: options.namespaces ?? (record.namespaces as NamespaceType[]),
+    cgroupDir: useClone3,
+  });
+  await fs.writeFile(planFile, serializePlan(plan), { mode: 0o600 });
+
+  const session = new HelperSession('exec', planFile, options.stdio);
+  try {
+    const [, pidText] = await session.expect('pid', options.timeoutMs ?? 10_000, `exec in container ${id}`);
+    const pid = Number(pidText);
+    if (!options.skipCgroup && !useClone3) await admitV1(store, id, cgroup, pid, session);
+    else session.send('go');
+    await session.expect('exec', options.timeoutMs ?? 10_000, `exec in container ${id}`);
+    const done = session.exited.then(({ code, signal }) => ({ pid, exitCode: code, signal }));
+    void done.finally(() => fs.rm(planFile, { force: true }));
+    return { pid, session, done };
+  } catch (err) {
+    session.child.kill('SIGKILL');
+    await fs.rm(planFile, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Moves an exec'd child into a cgroup v1 container. Migration ignores
+ * pids.max (pids_can_attach charges without checking), so the engine checks
+ * the limit itself with the container frozen and the container lock held:
+ * frozen processes cannot fork, and the lock orders concurrent execs.
+ */
+async function admitV1(
+  store: StateStore,
+  id: string,
+  cgroup: Cgroup,
+  pid: number,
+  session: HelperSession,
+): Promise<void> {
+  const lock = await store.lock(id);
+  try {
+    const wasFrozen = await cgroup.isFrozen();
+    if (!wasFrozen) await cgroup.freeze();
+    try {
+      const pids = (await cgroup.stats()).pids;
+      if (pids && pids.limit !== null && pids.current >= pids.limit) {
+        session.send('abort', '11');
+        return;
+      }
+      await cgroup.addProcess(pid);
+    } finally {
+      if (!wasFrozen) await cgroup.thaw();
+    }
+    session.send('go');
+  } finally {
+    lock.release();
+  }
+}
+
+function processFor(record: ContainerRecord, args: string[], options: ExecOptions): Process {
+  const base = record.spec.process;
+  return {
+    ...base,
+    args,
+    env: [...(base?.env ?? []), ...(options.env ?? [])],
+    cwd: options.cwd ?? base?.cwd ?? '/',
+    user: options.user ?? base?.user ?? { uid: 0, gid: 0 },
+    terminal: false,
+  };
+}
+
+/** Runs a process in a container and waits for it to end. */
+export async function execAndWait(
+  store: StateStore,
+  id: string,
+  args: string[],
+  options: ExecOptions = {},
+): Promise<ExecResult> {
+  return (await execInContainer(store, id, args, options)).done;
+}

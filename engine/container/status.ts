@@ -1,0 +1,33 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { EngineError } from '../errors.js';
+import { isAlive, type ContainerRecord, type StateStore } from '../state.js';
+import { openCgroup } from '../cgroup/index.js';
+
+/** OCI runtime states, plus `paused` as runc reports it. */
+export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+
+/** Derives a container's status from its init process, exec fifo, exit record and freezer. */
+export async function statusOf(store: StateStore, record: ContainerRecord): Promise<Status> {
+  if (await store.readExit(record.id)) return 'stopped';
+  if (!isAlive(record.pid, record.pidStartTime)) return 'stopped';
+  try {
+    await fs.access(path.join(store.dir(record.id), 'exec.fifo'));
+    return 'created';
+  } catch {
+    // No fifo: start has opened it and init went on to exec.
+  }
+  const cgroup = await openCgroup(record.cgroupPath);
+  return (await cgroup.isFrozen()) ? 'paused' : 'running';
+}
+
+/** Throws a bad-state error naming both states unless status is one of allowed. */
+export function assertStatus(id: string, op: string, status: Status, allowed: Status[]): void {
+  if (allowed.includes(status)) return;
+  throw new EngineError({
+    kind: 'bad-state',
+    op: `${op} container`,
+    value: id,
+    reason: `it is ${status}, and ${op} needs it ${allowed.join(' or ')}`,
+  });
+}
