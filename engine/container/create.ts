@@ -8,6 +8,7 @@ import { openCgroup } from '../cgroup/index.js';
 import type { Cgroup } from '../cgroup/types.js';
 import type { IdMapping, Spec } from '../spec/oci.js';
 import { loadBundle } from '../spec/validate.js';
+import { prepareOverlayDirs } from '../spec/rootfs.js';
 import { buildCreatePlan, serializePlan } from '../spec/plan.js';
 import { mkfifo } from '../sys.js';
 
@@ -63,7 +64,10 @@ async function createLocked(
   let cgroup: Cgroup | undefined;
   let session: HelperSession | undefined;
   try {
-    await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    // 0711: with a user namespace, container root must be able to reach the
+    // overlay layers below the state directory, but not list it.
+    await fs.mkdir(stateDir, { recursive: true, mode: 0o711 });
+    if (spec.annotations?.['isolab.rootfs'] === 'overlay') await prepareOverlayDirs(stateDir, spec);
     cgroup = await openCgroup(cgroupPathFor(id, spec));
     await cgroup.create();
     await cgroup.apply(spec.linux?.resources ?? {});

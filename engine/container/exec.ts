@@ -20,6 +20,11 @@ export interface ExecOptions {
   namespaces?: NamespaceType[];
   /** Leave the process in the caller's cgroup (default false). For control runs. */
   skipCgroup?: boolean;
+  /**
+   * Move the process into the cgroup by a plain cgroup.procs write, without
+   * the pids.max check, as runtimes commonly do on cgroup v1. For control runs.
+   */
+  uncheckedMigration?: boolean;
   timeoutMs?: number;
 }
 
@@ -51,7 +56,7 @@ export async function execInContainer(
   assertStatus(id, 'exec in', await statusOf(store, record), ['running']);
   const cgroup = await openCgroup(record.cgroupPath);
   const planFile = path.join(store.dir(id), `exec-${randomBytes(6).toString('hex')}.plan`);
-  const useClone3 = !options.skipCgroup ? cgroup.v2Dir() : undefined;
+  const useClone3 = options.skipCgroup || options.uncheckedMigration ? undefined : cgroup.v2Dir();
   const plan = buildExecPlan(processFor(record, args, options), {
     targetPid: record.pid,
     namespaces: options.namespaces ?? (record.namespaces as NamespaceType[]),
@@ -63,8 +68,12 @@ export async function execInContainer(
   try {
     const [, pidText] = await session.expect('pid', options.timeoutMs ?? 10_000, `exec in container ${id}`);
     const pid = Number(pidText);
-    if (!options.skipCgroup && !useClone3) await admitV1(store, id, cgroup, pid, session);
-    else session.send('go');
+    if (options.uncheckedMigration) await cgroup.addProcess(pid);
+    if (!options.skipCgroup && !options.uncheckedMigration && !useClone3) {
+      await admitV1(store, id, cgroup, pid, session);
+    } else {
+      session.send('go');
+    }
     await session.expect('exec', options.timeoutMs ?? 10_000, `exec in container ${id}`);
     const done = session.exited.then(({ code, signal }) => ({ pid, exitCode: code, signal }));
     void done.finally(() => fs.rm(planFile, { force: true }));

@@ -22,7 +22,6 @@ export interface Process {
   rlimits?: Rlimit[];
   noNewPrivileges?: boolean;
   oomScoreAdj?: number;
-  umask?: number;
 }
 
 export interface User {
@@ -98,6 +97,8 @@ export interface LinuxResources {
   cpu?: LinuxCPU;
   pids?: LinuxPids;
   blockIO?: LinuxBlockIO;
+  /** Device access rules; the engine accepts only runc's deny-all default. */
+  devices?: Array<{ allow: boolean; access?: string; type?: string; major?: number; minor?: number }>;
   unified?: Record<string, string>;
 }
 

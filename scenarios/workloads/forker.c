@@ -19,12 +19,15 @@ int main(int argc, char **argv) {
   long hold = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
   long forked = 0;
   int first_errno = 0;
+  pid_t parent = getpid();
   for (long i = 0; i < n; i++) {
     pid_t pid = fork();
     if (pid == 0) {
       // Children end with the parent, so nothing outlives the workload.
       prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() == 1) _exit(0);
+      // The parent may have died before prctl took effect. It may be PID 1 of
+      // a pid namespace, so compare with its pid rather than with 1.
+      if (getppid() != parent) _exit(0);
       pause();
       _exit(0);
     }
