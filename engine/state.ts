@@ -36,6 +36,8 @@ export interface ContainerRecord {
   monitorPid: number;
   monitorStartTime: number;
   cgroupPath: string;
+  /** cgroup paths this container's create made, which delete may remove when empty. */
+  cgroupCreated: string[];
   /** Namespace kind to /proc path of the init's namespace file, for exec and joins. */
   namespaces: string[];
   annotations: Record<string, string>;

@@ -11,7 +11,10 @@ export interface CgroupStats {
     limit: number | null;
     maxUsage?: number;
     swapUsage?: number;
-    /** memory.events on v2; on v1 `max` is memory.failcnt and `oom`/`oom_kill` come from memory.oom_control. */
+    /**
+     * memory.events on v2. On v1 `max` is memory.failcnt and `oom_kill` comes from
+     * memory.oom_control, and v1 has no count for `low`, `high` or `oom`.
+     */
     events: Partial<Record<'low' | 'high' | 'max' | 'oom' | 'oom_kill', number>>;
     /** memory.stat as key to number (bytes or counts, as the kernel writes them). */
     stat: Record<string, number>;
@@ -69,4 +72,9 @@ export interface Cgroup {
   dirOf(controller: ControllerName): string | undefined;
   /** Reasons why memory.low or memory.min protection is not honoured, for `state`. */
   protectionWarnings(): Promise<string[]>;
+  /**
+   * Paths this engine created, such as `isolab` and `isolab/web1`, to keep with
+   * the container state. destroy() removes an ancestor only if it is listed here.
+   */
+  readonly createdPaths?: readonly string[];
 }

@@ -11,6 +11,7 @@ import { loadBundle } from '../spec/validate.js';
 import { prepareOverlayDirs } from '../spec/rootfs.js';
 import { buildCreatePlan, serializePlan } from '../spec/plan.js';
 import { mkfifo } from '../sys.js';
+import { DEFAULT_PARENT } from './status.js';
 
 export interface CreateOptions {
   /** stdio of the container's process; defaults to 'ignore' (the helper's /dev/null). */
@@ -30,7 +31,7 @@ export interface CreatedContainer {
 /** Returns the cgroup path for a spec: linux.cgroupsPath relative to each hierarchy, or isolab/ID. */
 export function cgroupPathFor(id: string, spec: Spec): string {
   const requested = spec.linux?.cgroupsPath;
-  return requested ? requested.replace(/^\/+/, '') : `isolab/${id}`;
+  return requested ? requested.replace(/^\/+/, '') : `${DEFAULT_PARENT}/${id}`;
 }
 
 /** Creates a container from a bundle; init waits on its exec fifo until `start`. */
@@ -88,7 +89,7 @@ async function createLocked(
     session.send('go');
     await session.expect('ready', timeout, `create container ${id}`);
 
-    const record = recordOf(id, bundle, spec, pid, session.child.pid ?? 0, cgroup.path, warnings);
+    const record = recordOf(id, bundle, spec, pid, session.child.pid ?? 0, cgroup, warnings);
     await store.write(record);
     if (options.pidFile) await fs.writeFile(options.pidFile, String(pid));
     return { record, session };
@@ -110,7 +111,7 @@ function recordOf(
   spec: Spec,
   pid: number,
   monitorPid: number,
-  cgroupPath: string,
+  cgroup: Cgroup,
   warnings: string[],
 ): ContainerRecord {
   return {
@@ -123,7 +124,8 @@ function recordOf(
     pidStartTime: processStartTime(pid) ?? 0,
     monitorPid,
     monitorStartTime: processStartTime(monitorPid) ?? 0,
-    cgroupPath,
+    cgroupPath: cgroup.path,
+    cgroupCreated: [...(cgroup.createdPaths ?? [])],
     namespaces: (spec.linux?.namespaces ?? []).map((ns) => ns.type),
     annotations: spec.annotations ?? {},
     warnings,

@@ -1,8 +1,7 @@
 import { EngineError } from '../errors.js';
 import { isAlive, validateId, type StateStore } from '../state.js';
-import { openCgroup } from '../cgroup/index.js';
 import { sendSignal } from '../sys.js';
-import { assertStatus, statusOf } from './status.js';
+import { assertStatus, openForRemoval, statusOf } from './status.js';
 
 /**
  * Deletes a container: kills what is left in its cgroup, waits for the
@@ -23,7 +22,7 @@ export async function deleteContainer(store: StateStore, id: string, force = fal
     const status = await statusOf(store, record);
     if (!force) assertStatus(id, 'delete', status, ['created', 'stopped']);
 
-    const cgroup = await openCgroup(record.cgroupPath);
+    const cgroup = await openForRemoval(record);
     await cgroup.thaw().catch(() => undefined);
     await cgroup.killAll(10_000);
     await waitForExit(record.monitorPid, record.monitorStartTime, 5000);

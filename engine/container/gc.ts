@@ -3,6 +3,7 @@ import { isAlive, type StateStore } from '../state.js';
 import { openCgroup } from '../cgroup/index.js';
 import type { ControllerName } from '../cgroup/types.js';
 import { deleteContainer } from './delete.js';
+import { DEFAULT_PARENT } from './status.js';
 
 const CONTROLLERS: ControllerName[] = ['memory', 'pids', 'cpu', 'cpuset', 'io', 'freezer'];
 
@@ -17,7 +18,7 @@ export interface GcReport {
  * complete record, containers whose monitor died before init exited, and
  * cgroups under `parent` that no container of this root owns.
  */
-export async function collectGarbage(store: StateStore, parent = 'isolab'): Promise<GcReport> {
+export async function collectGarbage(store: StateStore, parent = DEFAULT_PARENT): Promise<GcReport> {
   const report: GcReport = { containers: [], cgroups: [] };
   for (const id of await store.ids()) {
     if (await isOrphan(store, id)) {
@@ -32,7 +33,7 @@ export async function collectGarbage(store: StateStore, parent = 'isolab'): Prom
   for (const name of await childCgroups(parent)) {
     const path = `${parent}/${name}`;
     if (owned.has(path)) continue;
-    const cgroup = await openCgroup(path);
+    const cgroup = await openCgroup(path, { createdPaths: parent === DEFAULT_PARENT ? [parent, path] : [path] });
     await cgroup.killAll(10_000);
     await cgroup.destroy();
     report.cgroups.push(path);

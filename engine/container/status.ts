@@ -3,6 +3,10 @@ import path from 'node:path';
 import { EngineError } from '../errors.js';
 import { isAlive, type ContainerRecord, type StateStore } from '../state.js';
 import { openCgroup } from '../cgroup/index.js';
+import type { Cgroup } from '../cgroup/types.js';
+
+/** The cgroup parent of containers whose spec sets no linux.cgroupsPath. */
+export const DEFAULT_PARENT = 'isolab';
 
 /** OCI runtime states, plus `paused` as runc reports it. */
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
@@ -19,6 +23,16 @@ export async function statusOf(store: StateStore, record: ContainerRecord): Prom
   }
   const cgroup = await openCgroup(record.cgroupPath);
   return (await cgroup.isFrozen()) ? 'paused' : 'running';
+}
+
+/**
+ * Opens a container's cgroup for removal. The engine's default parent
+ * `isolab` is shared by all containers and is removed by whichever delete
+ * finds it empty; rmdir fails on a non-empty cgroup, so that is safe.
+ */
+export async function openForRemoval(record: ContainerRecord): Promise<Cgroup> {
+  const shared = record.cgroupPath.startsWith(`${DEFAULT_PARENT}/`) ? [DEFAULT_PARENT] : [];
+  return openCgroup(record.cgroupPath, { createdPaths: [...(record.cgroupCreated ?? []), ...shared] });
 }
 
 /** Throws a bad-state error naming both states unless status is one of allowed. */
