@@ -23,9 +23,12 @@ export interface EngineErrorOptions {
   cause?: unknown;
 }
 
-const errnoNames = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([name, n]) => [n as number, name]),
-);
+// Several names share a number (EAGAIN and EWOULDBLOCK, EDEADLK and
+// EDEADLOCK); the first one listed is the one people search for.
+const errnoNames = new Map<number, string>();
+for (const [name, n] of Object.entries(osConstants.errno)) {
+  if (!errnoNames.has(n as number)) errnoNames.set(n as number, name);
+}
 
 /** Returns the symbolic name of an errno value, such as ENOENT. */
 export function errnoName(errno: number): string {

@@ -50,5 +50,5 @@ export class Engine {
   events(id: string, emit: (e: ContainerEvent) => void, options?: EventOptions) {
     return watchEvents(this.store, id, emit, options);
   }
-  gc(parent?: string) { return collectGarbage(this.store, parent); }
+  gc() { return collectGarbage(this.store); }
 }

@@ -3,6 +3,7 @@
 // operations that change the set of containers.
 import { promises as fs, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { EngineError } from './errors.js';
 import { flockExclusive, flockRelease } from './sys.js';
 import type { Spec } from './spec/oci.js';
@@ -76,9 +77,26 @@ export function isAlive(pid: number, startTime: number): boolean {
 /** A held flock; release() closes the lock file's descriptor. */
 export interface Lock { release(): void }
 
+/**
+ * Returns the cgroup parent of containers whose spec sets no
+ * linux.cgroupsPath: `isolab` for the default root, and `isolab-<hash>` for
+ * any other root, so that gc in one root never touches another root's
+ * containers.
+ */
+export function cgroupParentFor(root: string): string {
+  const resolved = path.resolve(root);
+  if (resolved === DEFAULT_ROOT) return 'isolab';
+  return `isolab-${createHash('sha256').update(resolved).digest('hex').slice(0, 10)}`;
+}
+
 /** Access to one state root. */
 export class StateStore {
-  constructor(readonly root: string = DEFAULT_ROOT) {}
+  /** The cgroup parent this root's containers get by default. */
+  readonly cgroupParent: string;
+
+  constructor(readonly root: string = DEFAULT_ROOT) {
+    this.cgroupParent = cgroupParentFor(root);
+  }
 
   dir(id: string): string {
     return path.join(this.root, id);

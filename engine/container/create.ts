@@ -11,7 +11,6 @@ import { loadBundle } from '../spec/validate.js';
 import { prepareOverlayDirs } from '../spec/rootfs.js';
 import { buildCreatePlan, serializePlan } from '../spec/plan.js';
 import { mkfifo } from '../sys.js';
-import { DEFAULT_PARENT } from './status.js';
 
 export interface CreateOptions {
   /** stdio of the container's process; defaults to 'ignore' (the helper's /dev/null). */
@@ -28,10 +27,10 @@ export interface CreatedContainer {
   session: HelperSession;
 }
 
-/** Returns the cgroup path for a spec: linux.cgroupsPath relative to each hierarchy, or isolab/ID. */
-export function cgroupPathFor(id: string, spec: Spec): string {
+/** Returns the cgroup path: linux.cgroupsPath relative to each hierarchy's root, or PARENT/ID. */
+export function cgroupPathFor(store: StateStore, id: string, spec: Spec): string {
   const requested = spec.linux?.cgroupsPath;
-  return requested ? requested.replace(/^\/+/, '') : `${DEFAULT_PARENT}/${id}`;
+  return requested ? requested.replace(/^\/+/, '') : `${store.cgroupParent}/${id}`;
 }
 
 /** Creates a container from a bundle; init waits on its exec fifo until `start`. */
@@ -69,7 +68,7 @@ async function createLocked(
     // overlay layers below the state directory, but not list it.
     await fs.mkdir(stateDir, { recursive: true, mode: 0o711 });
     if (spec.annotations?.['isolab.rootfs'] === 'overlay') await prepareOverlayDirs(stateDir, spec);
-    cgroup = await openCgroup(cgroupPathFor(id, spec));
+    cgroup = await openCgroup(cgroupPathFor(store, id, spec));
     await cgroup.create();
     await cgroup.apply(spec.linux?.resources ?? {});
     const warnings = await cgroup.protectionWarnings();

@@ -22,7 +22,7 @@ export async function deleteContainer(store: StateStore, id: string, force = fal
     const status = await statusOf(store, record);
     if (!force) assertStatus(id, 'delete', status, ['created', 'stopped']);
 
-    const cgroup = await openForRemoval(record);
+    const cgroup = await openForRemoval(store, record);
     await cgroup.thaw().catch(() => undefined);
     await cgroup.killAll(10_000);
     await waitForExit(record.monitorPid, record.monitorStartTime, 5000);

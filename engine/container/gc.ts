@@ -3,7 +3,6 @@ import { isAlive, type StateStore } from '../state.js';
 import { openCgroup } from '../cgroup/index.js';
 import type { ControllerName } from '../cgroup/types.js';
 import { deleteContainer } from './delete.js';
-import { DEFAULT_PARENT } from './status.js';
 
 const CONTROLLERS: ControllerName[] = ['memory', 'pids', 'cpu', 'cpuset', 'io', 'freezer'];
 
@@ -16,9 +15,10 @@ export interface GcReport {
 /**
  * Removes what a crashed engine left behind: state directories without a
  * complete record, containers whose monitor died before init exited, and
- * cgroups under `parent` that no container of this root owns.
+ * cgroups under the root's cgroup parent that no container of the root owns.
  */
-export async function collectGarbage(store: StateStore, parent = DEFAULT_PARENT): Promise<GcReport> {
+export async function collectGarbage(store: StateStore): Promise<GcReport> {
+  const parent = store.cgroupParent;
   const report: GcReport = { containers: [], cgroups: [] };
   for (const id of await store.ids()) {
     if (await isOrphan(store, id)) {
@@ -33,10 +33,14 @@ export async function collectGarbage(store: StateStore, parent = DEFAULT_PARENT)
   for (const name of await childCgroups(parent)) {
     const path = `${parent}/${name}`;
     if (owned.has(path)) continue;
-    const cgroup = await openCgroup(path, { createdPaths: parent === DEFAULT_PARENT ? [parent, path] : [path] });
+    const cgroup = await openCgroup(path, { createdPaths: [parent, path] });
     await cgroup.killAll(10_000);
     await cgroup.destroy();
     report.cgroups.push(path);
+  }
+  if ((await store.ids()).length === 0) {
+    // The shared parent goes once empty; rmdir fails while anything is in it.
+    await (await openCgroup(parent, { createdPaths: [parent] })).destroy().catch(() => undefined);
   }
   return report;
 }

@@ -5,9 +5,6 @@ import { isAlive, type ContainerRecord, type StateStore } from '../state.js';
 import { openCgroup } from '../cgroup/index.js';
 import type { Cgroup } from '../cgroup/types.js';
 
-/** The cgroup parent of containers whose spec sets no linux.cgroupsPath. */
-export const DEFAULT_PARENT = 'isolab';
-
 /** OCI runtime states, plus `paused` as runc reports it. */
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
@@ -26,12 +23,13 @@ export async function statusOf(store: StateStore, record: ContainerRecord): Prom
 }
 
 /**
- * Opens a container's cgroup for removal. The engine's default parent
- * `isolab` is shared by all containers and is removed by whichever delete
- * finds it empty; rmdir fails on a non-empty cgroup, so that is safe.
+ * Opens a container's cgroup for removal. The root's default cgroup parent is
+ * shared by its containers and is removed by whichever delete finds it
+ * empty; rmdir fails on a non-empty cgroup, so that is safe.
  */
-export async function openForRemoval(record: ContainerRecord): Promise<Cgroup> {
-  const shared = record.cgroupPath.startsWith(`${DEFAULT_PARENT}/`) ? [DEFAULT_PARENT] : [];
+export async function openForRemoval(store: StateStore, record: ContainerRecord): Promise<Cgroup> {
+  const parent = store.cgroupParent;
+  const shared = record.cgroupPath.startsWith(`${parent}/`) ? [parent] : [];
   return openCgroup(record.cgroupPath, { createdPaths: [...(record.cgroupCreated ?? []), ...shared] });
 }
 

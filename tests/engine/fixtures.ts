@@ -47,14 +47,22 @@ interface WorkerFixtures {
 export const test = base.extend<EngineFixtures, WorkerFixtures>({
   rootfs: [async ({}, use) => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'isolab-rootfs-'));
+    // mkdtemp makes 0700; container root in a user namespace is an
+    // unprivileged host uid and must be able to reach the tree.
+    await fs.chmod(dir, 0o755);
     await makeBusyboxRootfs(dir);
+    // Copied, not bound: a bind source must be reachable by container root,
+    // which in a user namespace is an unprivileged host uid.
+    await fs.cp(workloadsDir, path.join(dir, 'w'), { recursive: true });
     await use(dir);
     await fs.rm(dir, { recursive: true, force: true });
   }, { scope: 'worker' }],
 
   workDir: async ({}, use) => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'isolab-test-'));
+    await fs.chmod(dir, 0o755);
     await use(dir);
+    await closeOutputs();
     await fs.rm(dir, { recursive: true, force: true });
   },
 
@@ -80,7 +88,8 @@ export const test = base.extend<EngineFixtures, WorkerFixtures>({
     });
   },
 
-  cappedParent: async ({}, use) => {
+  // Depends on engine so that its containers are deleted before the parent is.
+  cappedParent: async ({ engine }, use) => {
     const made: Cgroup[] = [];
     await use(async (resources) => {
       const name = `isolab-cap-${randomBytes(4).toString('hex')}`;
@@ -90,6 +99,9 @@ export const test = base.extend<EngineFixtures, WorkerFixtures>({
       await cgroup.apply(resources);
       return name;
     });
+    // This teardown runs before the engine's, so it deletes the containers
+    // inside the parent first.
+    for (const state of await engine.list()) await engine.delete(state.id, true);
     for (const cgroup of made) {
       await cgroup.killAll(5000);
       await cgroup.destroy();
@@ -102,12 +114,8 @@ function bundleSpec(rootfs: string, options: BundleOptions): Spec {
   spec.process!.args = options.args;
   spec.process!.env = ['PATH=/w:/bin:/sbin:/usr/bin', 'HOME=/root'];
   spec.root = { path: rootfs, readonly: true };
-  spec.mounts = [
-    ...(spec.mounts ?? []),
-    { destination: '/w', type: 'bind', source: workloadsDir, options: ['rbind', 'ro'] },
-  ];
   if (options.namespaces) {
-    spec.linux!.namespaces = options.namespaces.map((type) => ({ type }));
+    spec.linux!.namespaces = [...new Set(options.namespaces)].map((type) => ({ type }));
     if (options.userns && !options.namespaces.includes('user')) spec.linux!.namespaces.push({ type: 'user' });
   }
   const types = new Set(spec.linux!.namespaces!.map((ns) => ns.type));
@@ -134,11 +142,22 @@ export async function readOutput(file: string): Promise<string> {
   return fs.readFile(file, 'utf8');
 }
 
+// Handles stay referenced until the test's workDir is torn down: a
+// FileHandle that is garbage collected closes its fd, which a container
+// about to start may still need.
+const openHandles = new Set<fs.FileHandle>();
+
 /** Opens a file for a container's stdout and stderr; returns the fd and path. */
 export async function outputFile(workDir: string, name: string): Promise<{ fd: number; file: string }> {
   const file = path.join(workDir, `${name}.out`);
   const handle = await fs.open(file, 'w');
+  openHandles.add(handle);
   return { fd: handle.fd, file };
+}
+
+async function closeOutputs(): Promise<void> {
+  for (const handle of openHandles) await handle.close();
+  openHandles.clear();
 }
 
 /** Polls fn until it returns a value other than undefined, or fails after timeoutMs. */

@@ -26,11 +26,21 @@ function inode(pid: number | 'self', kind: string): number {
 
 const everyNamespace: NamespaceType[] = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'];
 
+/**
+ * Namespaces for a container that must have `type` private. A new user
+ * namespace may mount proc, sysfs, mqueue and cgroup only in pid, network,
+ * ipc and cgroup namespaces it owns, so it brings those along.
+ */
+function privateSet(type: NamespaceType): NamespaceType[] {
+  if (type === 'user') return ['mount', 'pid', 'network', 'ipc', 'uts', 'cgroup', 'user'];
+  return ['mount', type];
+}
+
 for (const type of everyNamespace) {
   test.describe(`${type} namespace`, () => {
     test('is private when asked', async ({ engine, makeBundle, uniqueId }) => {
       const id = uniqueId(type);
-      const bundle = await makeBundle({ args: ['sleep', '30'], namespaces: ['mount', type], userns: type === 'user' });
+      const bundle = await makeBundle({ args: ['sleep', '30'], namespaces: privateSet(type), userns: type === 'user' });
       const { pid } = await engine.create(id, bundle);
       await engine.start(id);
       expect(inode(pid, kinds[type])).not.toBe(inode('self', kinds[type]));
@@ -50,7 +60,7 @@ for (const type of everyNamespace) {
 
     test('is joined by exec', async ({ engine, makeBundle, uniqueId }) => {
       const id = uniqueId(type);
-      const bundle = await makeBundle({ args: ['sleep', '30'], namespaces: ['mount', type], userns: type === 'user' });
+      const bundle = await makeBundle({ args: ['sleep', '30'], namespaces: privateSet(type), userns: type === 'user' });
       const { pid } = await engine.create(id, bundle);
       await engine.start(id);
       const exec = await engine.exec(id, ['sleep', '30']);
@@ -69,7 +79,8 @@ for (const type of everyNamespace) {
       const bundle = await makeBundle({
         args: ['true'],
         edit: (spec) => {
-          spec.linux!.namespaces = [{ type: 'mount' }, { type, path: `/proc/self/ns/${wrong}` }];
+          const joined = { type, path: `/proc/self/ns/${wrong}` };
+          spec.linux!.namespaces = type === 'mount' ? [joined] : [{ type: 'mount' }, joined];
           if (type !== 'uts') delete spec.hostname;
         },
       });
