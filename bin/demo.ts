@@ -31,6 +31,7 @@ export async function runDemo(root: string): Promise<number> {
   const cleanup = async () => {
     await engine.delete(id, true).catch(() => undefined);
     await fs.rm(work, { recursive: true, force: true });
+    await fs.rm(engine.store.root, { recursive: true, force: true });
   };
   const onSignal = () => { void cleanup().then(() => process.exit(130)); };
   process.once('SIGINT', onSignal);
