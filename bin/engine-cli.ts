@@ -1,6 +1,7 @@
 // `isolab engine VERB`: the container engine's command line, shaped like runc's.
 import { parseArgs } from 'node:util';
 import { promises as fs } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { Engine } from '../engine/index.js';
 import { EngineError } from '../engine/errors.js';
 import type { LinuxResources } from '../engine/spec/oci.js';
@@ -150,7 +151,7 @@ function parseUser(value: string): { uid: number; gid: number } {
 }
 
 function signalNumber(signal: NodeJS.Signals | null): number {
-  return signal ? (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 } as Record<string, number>)[signal] ?? 0) : 0;
+  return signal ? osConstants.signals[signal] : 0;
 }
 
 async function updateCommand(engine: Engine, argv: string[]): Promise<number> {

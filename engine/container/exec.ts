@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
 import type { StdioOptions } from 'node:child_process';
 import { EngineError } from '../errors.js';
 import { HelperSession } from '../native.js';
@@ -75,7 +76,7 @@ export async function execInContainer(
       session.send('go');
     }
     await session.expect('exec', options.timeoutMs ?? 10_000, `exec in container ${id}`);
-    const done = session.exited.then(({ code, signal }) => ({ pid, exitCode: code, signal }));
+    const done = session.exited.then(({ code, signal }) => decodeExit(pid, code, signal));
     void done.finally(() => fs.rm(planFile, { force: true }));
     return { pid, session, done };
   } catch (err) {
@@ -116,6 +117,23 @@ async function admitV1(
   } finally {
     lock.release();
   }
+}
+
+const signalNames = new Map<number, NodeJS.Signals>(
+  Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
+);
+
+/**
+ * Decodes the exec helper's exit: it exits with the process's code, or with
+ * 128 + N when signal N ended the process, as a shell does. A process that
+ * itself exits with 129 to 192 is therefore reported as killed by a signal.
+ */
+function decodeExit(pid: number, code: number | null, signal: NodeJS.Signals | null): ExecResult {
+  if (signal) return { pid, exitCode: null, signal };
+  if (code !== null && code > 128 && signalNames.has(code - 128)) {
+    return { pid, exitCode: null, signal: signalNames.get(code - 128)! };
+  }
+  return { pid, exitCode: code, signal: null };
 }
 
 function processFor(record: ContainerRecord, args: string[], options: ExecOptions): Process {
