@@ -10,10 +10,14 @@ import { makeBusyboxRootfs } from '../engine/spec/rootfs.js';
 import { log } from './log.js';
 
 export const ENGINE_USAGE = `usage: isolab engine [--root DIR] VERB ...
-  create -b BUNDLE [--pid-file F] ID    create a container; it waits for start
+  create -b BUNDLE [--pid-file F] [NETWORK] ID
+                                        create a container; it waits for start
   start ID                              run the process of a created container
-  run -b BUNDLE [--pid-file F] [--keep] ID
+  run -b BUNDLE [--pid-file F] [--keep] [NETWORK] ID
                                         create, start, wait, delete; exits with its status
+    NETWORK: --net none|bridge  --ip A.B.C.D  --publish HOSTPORT:PORT (repeatable)
+             --subnet A.B.C.D/N (inside 198.18.0.0/15; only when the bridge is first made)
+             These override the isolab.network, isolab.ip and isolab.publish annotations.
   exec [--env K=V] [--cwd DIR] [--user UID:GID] ID CMD...
                                         run CMD in every namespace and the cgroup of ID
   kill [--all] ID [SIGNAL]              signal init, or every process with --all (default TERM)
@@ -105,11 +109,16 @@ async function createOrRun(engine: Engine, verb: 'create' | 'run', argv: string[
       bundle: { type: 'string', short: 'b', default: '.' },
       'pid-file': { type: 'string' },
       keep: { type: 'boolean' },
+      net: { type: 'string' },
+      ip: { type: 'string' },
+      publish: { type: 'string', short: 'p', multiple: true },
+      subnet: { type: 'string' },
     },
     allowPositionals: true,
   });
   const id = requireId(positionals, verb);
-  const options = { stdio: 'inherit' as const, pidFile: values['pid-file'] };
+  const network = { net: values.net, ip: values.ip, publish: values.publish, subnet: values.subnet };
+  const options = { stdio: 'inherit' as const, pidFile: values['pid-file'], network };
   if (verb === 'create') {
     await engine.create(id, values.bundle, options);
     log('info', 'container.created', 'container created', { id });

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { EngineError } from './errors.js';
 import { flockExclusive, flockRelease } from './sys.js';
 import type { Spec } from './spec/oci.js';
+import type { NetworkState } from './network/index.js';
 
 export const DEFAULT_ROOT = '/run/isolab';
 
@@ -42,6 +43,8 @@ export interface ContainerRecord {
   /** Namespace kind to /proc path of the init's namespace file, for exec and joins. */
   namespaces: string[];
   annotations: Record<string, string>;
+  /** The container's network, as set up at create. */
+  network?: NetworkState;
   /** Warnings to show in `state`, such as memory protection that is not passed down. */
   warnings: string[];
   spec: Spec;

@@ -2,6 +2,7 @@
 import { test, expect } from '@playwright/test';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
@@ -40,6 +41,13 @@ test('no isolab mount remains', async () => {
 test('no isolab network namespace remains', async () => {
   const names = await fs.readdir('/run/netns').catch(() => []);
   expect(names.filter((name) => name.startsWith('isolab'))).toEqual([]);
+});
+
+test('no isolab network link or nftables table remains', async () => {
+  const links = JSON.parse(execFileSync('ip', ['-json', 'link', 'show'], { encoding: 'utf8' })) as Array<{ ifname: string }>;
+  expect(links.map((l) => l.ifname).filter((name) => /^(isl|isolab)/.test(name))).toEqual([]);
+  const tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).split('\n');
+  expect(tables.filter((t) => t.includes('isolab'))).toEqual([]);
 });
 
 test('no isolab process remains', async () => {

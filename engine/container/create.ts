@@ -11,6 +11,7 @@ import { loadBundle } from '../spec/validate.js';
 import { prepareOverlayDirs } from '../spec/rootfs.js';
 import { buildCreatePlan, serializePlan } from '../spec/plan.js';
 import { mkfifo } from '../sys.js';
+import { networkRequest, setupNetwork, teardownNetwork, type NetworkOptions, type NetworkRequest } from '../network/index.js';
 
 export interface CreateOptions {
   /** stdio of the container's process; defaults to 'ignore' (the helper's /dev/null). */
@@ -19,6 +20,8 @@ export interface CreateOptions {
   pidFile?: string;
   /** How long the helper may take from spawn to `ready`. */
   timeoutMs?: number;
+  /** Overrides of the isolab.network, isolab.ip and isolab.publish annotations, and the bridge's subnet. */
+  network?: NetworkOptions;
 }
 
 /** A created container whose helper is still attached, for `run` to wait on. */
@@ -47,7 +50,9 @@ export async function createContainer(
       throw new EngineError({ kind: 'already-exists', op: 'create container', value: id, reason: 'the id is in use' });
     }
     const spec = await loadBundle(bundle);
-    return await createLocked(store, id, path.resolve(bundle), spec, options);
+    // Parsed before anything is made, so bad network input leaves nothing behind.
+    const network = networkRequest(spec, options.network);
+    return await createLocked(store, id, path.resolve(bundle), spec, network, options);
   } finally {
     lock.release();
   }
@@ -58,11 +63,13 @@ async function createLocked(
   id: string,
   bundle: string,
   spec: Spec,
+  networkRequest: NetworkRequest,
   options: CreateOptions,
 ): Promise<CreatedContainer> {
   const stateDir = store.dir(id);
   let cgroup: Cgroup | undefined;
   let session: HelperSession | undefined;
+  let networkStarted = false;
   try {
     // 0711: with a user namespace, container root must be able to reach the
     // overlay layers below the state directory, but not list it.
@@ -84,15 +91,19 @@ async function createLocked(
     const [, pidText] = await session.expect('pid', timeout, `create container ${id}`);
     const pid = Number(pidText);
     await writeIdMaps(pid, spec);
+    networkStarted = true;
+    const network = await setupNetwork(store, id, pid, networkRequest);
     await cgroup.addProcess(pid);
     session.send('go');
     await session.expect('ready', timeout, `create container ${id}`);
 
     const record = recordOf(id, bundle, spec, pid, session.child.pid ?? 0, cgroup, warnings);
+    record.network = network;
     await store.write(record);
     if (options.pidFile) await fs.writeFile(options.pidFile, String(pid));
     return { record, session };
   } catch (err) {
+    if (networkStarted) await teardownNetwork(store, id).catch(() => undefined);
     await rollback(store, id, cgroup, session);
     throw err;
   }

@@ -1,6 +1,7 @@
 import { EngineError } from '../errors.js';
 import { isAlive, validateId, type StateStore } from '../state.js';
 import { sendSignal } from '../sys.js';
+import { teardownNetwork } from '../network/index.js';
 import { assertStatus, openForRemoval, statusOf } from './status.js';
 
 /**
@@ -15,6 +16,7 @@ export async function deleteContainer(store: StateStore, id: string, force = fal
   try {
     if (!(await store.exists(id))) {
       // A state directory without state.json is a create that crashed halfway.
+      await teardownNetwork(store, id);
       await store.remove(id);
       return;
     }
@@ -27,6 +29,7 @@ export async function deleteContainer(store: StateStore, id: string, force = fal
     await cgroup.killAll(10_000);
     await waitForExit(record.monitorPid, record.monitorStartTime, 5000);
     await cgroup.destroy();
+    await teardownNetwork(store, id);
     await store.remove(id);
   } finally {
     lock.release();

@@ -3,6 +3,7 @@ import { isAlive, type StateStore } from '../state.js';
 import { openCgroup } from '../cgroup/index.js';
 import type { ControllerName } from '../cgroup/types.js';
 import { deleteContainer } from './delete.js';
+import { collectNetworkGarbage } from '../network/index.js';
 
 const CONTROLLERS: ControllerName[] = ['memory', 'pids', 'cpu', 'cpuset', 'io', 'freezer'];
 
@@ -10,6 +11,8 @@ const CONTROLLERS: ControllerName[] = ['memory', 'pids', 'cpu', 'cpuset', 'io', 
 export interface GcReport {
   containers: string[];
   cgroups: string[];
+  /** Ids whose address lease, veth and published-port rules were released. */
+  leases: string[];
 }
 
 /**
@@ -19,7 +22,7 @@ export interface GcReport {
  */
 export async function collectGarbage(store: StateStore): Promise<GcReport> {
   const parent = store.cgroupParent;
-  const report: GcReport = { containers: [], cgroups: [] };
+  const report: GcReport = { containers: [], cgroups: [], leases: [] };
   for (const id of await store.ids()) {
     if (await isOrphan(store, id)) {
       await deleteContainer(store, id, true);
@@ -38,6 +41,7 @@ export async function collectGarbage(store: StateStore): Promise<GcReport> {
     await cgroup.destroy();
     report.cgroups.push(path);
   }
+  report.leases = await collectNetworkGarbage(store, new Set(await store.ids()));
   if ((await store.ids()).length === 0) {
     // The shared parent goes once empty; rmdir fails while anything is in it.
     await (await openCgroup(parent, { createdPaths: [parent] })).destroy().catch(() => undefined);

@@ -1,4 +1,6 @@
-import type { StateStore, ContainerRecord } from '../state.js';
+import { promises as fs } from 'node:fs';
+import { isAlive, type StateStore, type ContainerRecord } from '../state.js';
+import type { NetworkState } from '../network/index.js';
 import { openCgroup } from '../cgroup/index.js';
 import type { CgroupStats } from '../cgroup/types.js';
 import { statusOf, type Status } from './status.js';
@@ -14,6 +16,7 @@ export interface ContainerState {
   created: string;
   annotations: Record<string, string>;
   cgroupPath: string;
+  network?: NetworkState;
   exitCode?: number | null;
   exitSignal?: number | null;
   oomKilled?: boolean;
@@ -39,6 +42,7 @@ async function describe(store: StateStore, record: ContainerRecord): Promise<Con
     created: record.created,
     annotations: record.annotations,
     cgroupPath: record.cgroupPath,
+    network: record.network,
     warnings: record.warnings,
   };
   const exit = await store.readExit(record.id);
@@ -72,11 +76,32 @@ export interface ContainerStats {
   id: string;
   time: string;
   cgroup: CgroupStats;
+  /** Interface counters of the container's network namespace, by interface name. */
+  interfaces?: Record<string, InterfaceCounters>;
 }
+
+/** Counters of one interface, from /proc/PID/net/dev. */
+export interface InterfaceCounters { rxBytes: number; rxPackets: number; txBytes: number; txPackets: number }
 
 /** Returns a container's usage from the kernel's cgroup files. */
 export async function statsOf(store: StateStore, id: string): Promise<ContainerStats> {
   const record = await store.read(id);
   const cgroup = await openCgroup(record.cgroupPath);
-  return { id, time: new Date().toISOString(), cgroup: await cgroup.stats() };
+  const stats: ContainerStats = { id, time: new Date().toISOString(), cgroup: await cgroup.stats() };
+  if (isAlive(record.pid, record.pidStartTime)) stats.interfaces = await interfaceCounters(record.pid);
+  return stats;
+}
+
+/** Reads /proc/PID/net/dev, which shows the network namespace of that process. */
+async function interfaceCounters(pid: number): Promise<Record<string, InterfaceCounters> | undefined> {
+  const text = await fs.readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const counters: Record<string, InterfaceCounters> = {};
+  for (const line of text.split('\n').slice(2)) {
+    const [name, rest] = line.split(':');
+    if (!rest) continue;
+    const f = rest.trim().split(/\s+/).map(Number);
+    counters[name.trim()] = { rxBytes: f[0], rxPackets: f[1], txBytes: f[8], txPackets: f[9] };
+  }
+  return counters;
 }
