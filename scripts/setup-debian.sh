@@ -8,7 +8,9 @@ packages=(
   busybox-static    # the minimal root filesystem for containers
   crun runc         # peers for bench/container-run
   stress-ng
-  iproute2
+  iproute2          # ip -batch for bridges and veth pairs
+  nftables          # forward-drop and published-port rules
+  util-linux        # nsenter, to configure a container's network namespace
 )
 missing=()
 for pkg in "${packages[@]}"; do
