@@ -6,7 +6,8 @@ import { ENGINE_USAGE, runEngineCommand } from './engine-cli.js';
 
 const USAGE = `usage: isolab [--verbose] [--json] COMMAND ...
   engine VERB ...   the container engine (isolab engine --help)
-  demo              a container held by its limits on this machine, with its stats`;
+  demo              a container held by its limits on this machine, with its stats
+  scenario ...      run isolation scenarios on this machine (isolab scenario --help)`;
 
 /** Splits the global options (--root, --verbose, --json) from the command's own. */
 function splitGlobal(argv: string[]): { root: string; verbose: boolean; json: boolean; rest: string[] } {
@@ -38,6 +39,9 @@ export async function main(argv: string[]): Promise<void> {
   try {
     if (command === 'engine') {
       code = await runEngineCommand(args, root);
+    } else if (command === 'scenario') {
+      const { runScenarioCommand } = await import('./scenario-cli.js');
+      code = await runScenarioCommand(args);
     } else if (command === 'demo') {
       const { runDemo } = await import('./demo.js');
       code = await runDemo(root);

@@ -1,0 +1,2 @@
+// Imports every scenario module so that each registers itself.
+export {};
