@@ -12,7 +12,7 @@ export type ErrorKind =
 
 export interface EngineErrorOptions {
   kind: ErrorKind;
-  /** What could not be done, as a verb phrase: "create cgroup", "parse config.json". */
+  /** The operation that failed, as a verb phrase: "create cgroup", "parse config.json". */
   op: string;
   /** The value involved: a path, an id, a field name with its value. */
   value?: string;

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
-import { EngineError } from './errors.js';
+import { EngineError, type ErrorKind } from './errors.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -83,7 +83,7 @@ export class HelperSession {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiter = undefined;
-        reject(new EngineError({ kind: 'timeout', op: `wait for ${what} from the native helper`, reason: `no answer in ${timeoutMs} ms` }));
+        reject(new EngineError({ kind: 'timeout', op: `wait for ${what} from the native helper`, reason: `no message in ${timeoutMs} ms` }));
       }, timeoutMs);
       this.waiter = (message) => {
         clearTimeout(timer);
@@ -126,7 +126,9 @@ export class HelperSession {
 export function helperError(message: HelperMessage, context: string): EngineError {
   const [, step = '?', value = '', errnoText = '0', detail = ''] = message;
   const errno = Number(errnoText) || undefined;
-  const kind = errno === 2 ? 'not-found' : step === 'plan' ? 'invalid-input' : 'system';
+  let kind: ErrorKind = 'system';
+  if (errno === 2) kind = 'not-found';
+  else if (step === 'plan') kind = 'invalid-input';
   return new EngineError({
     kind,
     op: `${context}: ${step}`,
@@ -142,5 +144,6 @@ export function escapeField(value: string): string {
 }
 
 function unescapeField(value: string): string {
-  return value.replace(/\\([\\tn])/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : '\\'));
+  const escapes: Record<string, string> = { t: '\t', n: '\n', '\\': '\\' };
+  return value.replace(/\\([\\tn])/g, (_, c: string) => escapes[c]);
 }

@@ -1,6 +1,5 @@
 // The state directory: one folder per container under the root (default
-// /run/isolab), a lock file per container under <root>/locks, and a lock for
-// operations that change the set of containers.
+// /run/isolab), and a lock file per container under <root>/locks.
 import { promises as fs, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -25,7 +24,7 @@ export function validateId(id: string): void {
   }
 }
 
-/** What the engine records about a container when it is created. */
+/** The record the engine keeps of a container from create to delete. */
 export interface ContainerRecord {
   ociVersion: string;
   id: string;
@@ -40,7 +39,7 @@ export interface ContainerRecord {
   cgroupPath: string;
   /** cgroup paths this container's create made, which delete may remove when empty. */
   cgroupCreated: string[];
-  /** Namespace kind to /proc path of the init's namespace file, for exec and joins. */
+  /** OCI types of the namespaces the container has (new or joined), which exec joins. */
   namespaces: string[];
   annotations: Record<string, string>;
   /** The container's network, as set up at create. */
