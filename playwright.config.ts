@@ -12,6 +12,8 @@ export default defineConfig({
   reporter: [
     ['list'],
     ['junit', { outputFile: 'results/junit.xml' }],
+    ['allure-playwright', { resultsDir: 'results/allure-results' }],
+    ['./reports/results-reporter.ts', { outputFile: 'results/results.json' }],
     ['./tests/summary-reporter.ts'],
   ],
   projects: [

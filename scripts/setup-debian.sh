@@ -11,6 +11,7 @@ packages=(
   iproute2          # ip -batch for bridges and veth pairs
   nftables          # forward-drop and published-port rules
   util-linux        # nsenter, to configure a container's network namespace
+  default-jre-headless  # Java for allure-commandline (`npm run report`)
 )
 missing=()
 for pkg in "${packages[@]}"; do
