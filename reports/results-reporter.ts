@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FullResult, Reporter, TestCase, TestResult } from '@playwright/test/reporter';
+import { renderReport } from './html.js';
 import { ATTACHMENT_NAME, RESULTS_SCHEMA_VERSION, type PhaseAttachment, type ResultEntry, type ResultsFile, type Verdict } from './model.js';
 
 export default class ResultsReporter implements Reporter {
@@ -40,6 +41,11 @@ export default class ResultsReporter implements Reporter {
     const out = this.options.outputFile ?? 'results/results.json';
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(file, null, 2)}\n`);
+    if (entries.length > 0) {
+      const html = path.join(path.dirname(out), 'isolation-report.html');
+      writeFileSync(html, renderReport(file));
+      process.stdout.write(`isolation report: ${html}\n`);
+    }
   }
 
   printsToStdio(): boolean {
