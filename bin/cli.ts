@@ -9,35 +9,59 @@ const USAGE = `usage: isolab [--verbose] [--json] COMMAND ...
   demo              a container held by its limits on this machine, with its stats
   scenario ...      run isolation scenarios on this machine (isolab scenario --help)`;
 
-/** Splits the global options (--root, --verbose, --json) from the command's own. */
-function splitGlobal(argv: string[]): { root: string; verbose: boolean; json: boolean; rest: string[] } {
-  const rest: string[] = [];
-  let root = DEFAULT_ROOT;
-  let verbose = false;
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
+/**
+ * Splits the global options (--root, --verbose, --json, and runc's --log and
+ * --log-format, accepted for compatibility) from the rest. Parsing stops at
+ * the first argument that is not a global option, so a container's command
+ * keeps its own --root or --json.
+ */
+function splitGlobal(argv: string[]): { root: string; verbose: boolean; json: boolean; version: boolean; rest: string[] } {
+  const options = { root: DEFAULT_ROOT, verbose: false, json: false, version: false };
+  let i = 0;
+  const value = (name: string): string => {
+    const next = argv[++i];
+    if (next === undefined) throw usage(`${name} needs a value`);
+    return next;
+  };
+  for (; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--') {
-      rest.push(...argv.slice(i));
-      break;
+    if (arg === 'engine' || !arg.startsWith('-')) {
+      // `isolab engine --root DIR create ...`: global options may follow `engine`.
+      if (arg !== 'engine') break;
+      continue;
     }
-    if (arg === '--root') root = argv[++i] ?? root;
-    else if (arg.startsWith('--root=')) root = arg.slice('--root='.length);
-    else if (arg === '--verbose') verbose = true;
-    else if (arg === '--json') json = true;
-    else rest.push(arg);
+    if (arg === '--root') options.root = value('--root');
+    else if (arg.startsWith('--root=')) options.root = arg.slice('--root='.length);
+    else if (arg === '--verbose' || arg === '--debug') options.verbose = true;
+    else if (arg === '--json') options.json = true;
+    else if (arg === '--log' || arg === '--log-format') value(arg);
+    else if (arg.startsWith('--log=') || arg.startsWith('--log-format=')) continue;
+    else if (arg === '--version' || arg === '-v') options.version = true;
+    else if (arg === '--help' || arg === '-h') break;
+    else throw usage(`unknown option \`${arg}\``);
   }
-  return { root, verbose, json, rest };
+  const engineFirst = argv.slice(0, i).includes('engine') ? ['engine'] : [];
+  return { ...options, rest: [...engineFirst, ...argv.slice(i)] };
+}
+
+function usage(reason: string): EngineError {
+  return new EngineError({ kind: 'invalid-input', op: 'parse the command line', reason: `${reason}; see \`isolab --help\`` });
 }
 
 /** Runs the command line and exits with its status. */
 export async function main(argv: string[]): Promise<void> {
-  const { root, verbose, json, rest } = splitGlobal(argv);
-  configureLog({ verbose, json });
-  const [command, ...args] = rest;
   let code: number;
+  let verbose = false;
   try {
-    if (command === 'engine') {
+    const global = splitGlobal(argv);
+    verbose = global.verbose;
+    configureLog({ verbose: global.verbose, json: global.json });
+    const { root } = global;
+    const [command, ...args] = global.rest;
+    if (global.version) {
+      process.stdout.write(`isolab version ${await packageVersion()}\nspec: 1.2.0\n`);
+      code = 0;
+    } else if (command === 'engine') {
       code = await runEngineCommand(args, root);
     } else if (command === 'scenario') {
       const { runScenarioCommand } = await import('./scenario-cli.js');
@@ -58,12 +82,28 @@ export async function main(argv: string[]): Promise<void> {
   process.exitCode = code;
 }
 
+async function packageVersion(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const file = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(await readFile(file, 'utf8')) as { version: string }).version;
+}
+
 function reportError(err: unknown, verbose: boolean): number {
+  if (isParseArgsError(err)) {
+    log('error', 'cli.usage', `could not parse the command line: ${(err as Error).message}; see \`isolab engine --help\``);
+    return 2;
+  }
   if (err instanceof EngineError) {
-    log('error', `engine.${err.kind}`, err.message, err.code ? { errno: err.code } : {});
+    log('error', `engine.${err.kind}`, err.message);
     if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
     return err.kind === 'invalid-input' && err.op === 'parse the command line' ? 2 : 1;
   }
   process.stderr.write(`isolab: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return 1;
+}
+
+/** Returns true for the errors node:util parseArgs raises on unknown options and missing values. */
+function isParseArgsError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
 }

@@ -25,7 +25,8 @@ function workloadsDir(): string {
 
 /** Runs the demonstration and returns 0 when every limit held. */
 export async function runDemo(root: string): Promise<number> {
-  const engine = new Engine(path.join(root, 'demo'));
+  // A root of its own, beside the given one, so gc of that root never sees it.
+  const engine = new Engine(`${root.replace(/\/+$/, '')}-demo`);
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'isolab-demo-'));
   const id = `demo-${process.pid}`;
   const cleanup = async () => {
@@ -34,8 +35,7 @@ export async function runDemo(root: string): Promise<number> {
     await fs.rm(engine.store.root, { recursive: true, force: true });
   };
   const onSignal = () => { void cleanup().then(() => process.exit(130)); };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.once(signal, onSignal);
   const timer = setTimeout(() => {
     process.stderr.write(`isolab: demo timed out after ${HARD_TIMEOUT_MS} ms\n`);
     onSignal();
@@ -82,7 +82,8 @@ async function demonstrate(engine: Engine, id: string, work: string): Promise<nu
   await engine.execAndWait(id, ['spin', '2']);
   stats = (await engine.stats(id)).cgroup;
   const share = ((stats.cpu?.usageUsec ?? 0) - before) / ((Date.now() - started) * 1000);
-  checks.push(['CPU burner gets 20% of one CPU', Math.abs(share - 0.2) / 0.2 <= 0.1,
+  // Only use above the quota breaks it: a busy host may give the burner less.
+  checks.push(['CPU burner gets at most 20% of one CPU (+10%)', share <= 0.2 * 1.1,
     `share ${(share * 100).toFixed(1)}%, throttled ${stats.cpu?.nrThrottled} periods`]);
 
   for (const [what, ok, detail] of checks) console.log(`${ok ? 'held  ' : 'BROKEN'} ${what}: ${detail}`);

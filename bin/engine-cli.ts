@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { promises as fs } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Engine } from '../engine/index.js';
-import { EngineError } from '../engine/errors.js';
+import { EngineError, fromSystemError } from '../engine/errors.js';
+import { parseJson, parseProcess } from '../engine/spec/validate.js';
 import type { LinuxResources } from '../engine/spec/oci.js';
 import { defaultSpec } from '../engine/spec/generate.js';
 import { makeBusyboxRootfs } from '../engine/spec/rootfs.js';
@@ -13,17 +14,19 @@ export const ENGINE_USAGE = `usage: isolab engine [--root DIR] VERB ...
   create -b BUNDLE [--pid-file F] [NETWORK] ID
                                         create a container; it waits for start
   start ID                              run the process of a created container
-  run -b BUNDLE [--pid-file F] [--keep] [NETWORK] ID
-                                        create, start, wait, delete; exits with its status
+  run -b BUNDLE [--pid-file F] [--keep] [-d] [NETWORK] ID
+                                        create, start, wait, delete; exits with its status;
+                                        forwards signals to init, a second SIGINT kills all;
+                                        -d only creates and starts
     NETWORK: --net none|bridge  --ip A.B.C.D  --publish HOSTPORT:PORT (repeatable)
              --subnet A.B.C.D/N (inside 198.18.0.0/15; only when the bridge is first made)
              These override the isolab.network, isolab.ip and isolab.publish annotations.
-  exec [--env K=V] [--cwd DIR] [--user UID:GID] ID CMD...
+  exec [--env K=V] [--cwd DIR] [--user UID:GID] [--process FILE] [-d] ID CMD...
                                         run CMD in every namespace and the cgroup of ID
   kill [--all] ID [SIGNAL]              signal init, or every process with --all (default TERM)
   delete [-f] ID                        remove a container; -f kills it first
   state ID                              OCI state as JSON, with the exit status once stopped
-  list [--format table|json] [-q]       all containers under --root
+  list [-f table|json] [-q]             all containers under --root
   ps ID                                 host pids in the container's cgroup, as JSON
   pause ID | resume ID                  freeze or thaw every process
   update ID [--resources FILE|-] [--memory BYTES] [--memory-reservation BYTES]
@@ -36,10 +39,39 @@ export const ENGINE_USAGE = `usage: isolab engine [--root DIR] VERB ...
   spec [--rootfs PATH] [--userns] [-b BUNDLE]
                                         write a default config.json, as \`runc spec\`
   rootfs busybox DIR                    build a minimal busybox root filesystem
---root DIR sets the state directory (default /run/isolab).`;
+Global options: --root DIR (state directory, default /run/isolab), --verbose,
+--json (log entries as JSON lines), --version; runc's --log and --log-format
+are accepted and ignored.`;
 
 function usageError(reason: string): EngineError {
   return new EngineError({ kind: 'invalid-input', op: 'parse the command line', reason: `${reason}; see \`isolab engine --help\`` });
+}
+
+// Signals `run` passes on to the container's init, as runc does.
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/**
+ * Forwards signals to init. Init as PID 1 of a pid namespace ignores signals
+ * it has no handler for, so a second SIGINT or SIGTERM kills every process
+ * of the container instead.
+ */
+function forwardSignals(engine: Engine, id: string): void {
+  let interrupts = 0;
+  for (const signal of FORWARDED) {
+    process.on(signal, () => {
+      const fatal = signal === 'SIGINT' || signal === 'SIGTERM';
+      if (fatal && ++interrupts > 1) {
+        log('warn', 'container.kill', 'second interrupt: killing every process of the container', { id });
+        void engine.kill(id, 'KILL', true).catch(() => undefined);
+        return;
+      }
+      void engine.kill(id, signal).catch((err: Error) => log('warn', 'signal.forward', err.message, { id, signal }));
+    });
+  }
+}
+
+function unsupported(option: string, reason: string): EngineError {
+  return new EngineError({ kind: 'unsupported', op: 'accept option', value: option, reason });
 }
 
 function requireId(positionals: string[], verb: string): string {
@@ -109,6 +141,9 @@ async function createOrRun(engine: Engine, verb: 'create' | 'run', argv: string[
       bundle: { type: 'string', short: 'b', default: '.' },
       'pid-file': { type: 'string' },
       keep: { type: 'boolean' },
+      detach: { type: 'boolean', short: 'd' },
+      'console-socket': { type: 'string' },
+      'no-pivot': { type: 'boolean' },
       net: { type: 'string' },
       ip: { type: 'string' },
       publish: { type: 'string', short: 'p', multiple: true },
@@ -117,16 +152,19 @@ async function createOrRun(engine: Engine, verb: 'create' | 'run', argv: string[
     allowPositionals: true,
   });
   const id = requireId(positionals, verb);
+  if (values['console-socket'] !== undefined) {
+    throw unsupported('--console-socket', 'terminals are not supported; set process.terminal to false');
+  }
+  if (values['no-pivot']) throw unsupported('--no-pivot', 'the engine always uses pivot_root');
   const network = { net: values.net, ip: values.ip, publish: values.publish, subnet: values.subnet };
   const options = { stdio: 'inherit' as const, pidFile: values['pid-file'], network };
-  if (verb === 'create') {
+  if (verb === 'create' || values.detach) {
     await engine.create(id, values.bundle, options);
+    if (values.detach) await engine.start(id);
     log('info', 'container.created', 'container created', { id });
     return 0;
   }
-  const stop = () => { void engine.kill(id, 'KILL', true).catch(() => undefined); };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  forwardSignals(engine, id);
   const exit = await engine.run(id, values.bundle, { ...options, keep: values.keep });
   return exit.exitCode ?? 128 + (exit.signal ?? 0);
 }
@@ -134,15 +172,39 @@ async function createOrRun(engine: Engine, verb: 'create' | 'run', argv: string[
 async function execCommand(engine: Engine, argv: string[]): Promise<number> {
   const split = argv.findIndex((arg, i) => !arg.startsWith('-') && !isOptionValue(argv, i));
   if (split < 0) throw usageError('exec needs a container id and a command');
+  const hasProcessFile = argv.slice(0, split).some((a) => a === '--process' || a === '-p' || a.startsWith('--process='));
+  if (!hasProcessFile && argv.length <= split + 1) throw usageError('exec needs a command after the container id');
   const { values } = parseArgs({
     args: argv.slice(0, split),
-    options: { env: { type: 'string', short: 'e', multiple: true }, cwd: { type: 'string' }, user: { type: 'string', short: 'u' } },
+    options: {
+      env: { type: 'string', short: 'e', multiple: true },
+      cwd: { type: 'string' },
+      user: { type: 'string', short: 'u' },
+      process: { type: 'string', short: 'p' },
+      detach: { type: 'boolean', short: 'd' },
+      tty: { type: 'boolean', short: 't' },
+    },
   });
+  if (values.tty) throw unsupported('--tty', 'terminals are not supported');
   const id = argv[split];
-  const command = argv.slice(split + 1);
+  let command = argv.slice(split + 1);
   if (command[0] === '--') command.shift();
-  const user = values.user ? parseUser(values.user) : undefined;
-  const handle = await engine.exec(id, command, { stdio: 'inherit', env: values.env, cwd: values.cwd, user });
+  let user = values.user ? parseUser(values.user) : undefined;
+  let cwd = values.cwd;
+  let env = values.env;
+  if (values.process) {
+    // runc's --process: a process.json whose args, env, cwd and user are used.
+    const proc = parseProcess(await readText(values.process, '--process'));
+    command = proc.args;
+    env = [...(proc.env ?? []), ...(env ?? [])];
+    cwd = cwd ?? proc.cwd;
+    user = user ?? { uid: proc.user.uid, gid: proc.user.gid };
+  }
+  const handle = await engine.exec(id, command, { stdio: values.detach ? 'ignore' : 'inherit', env, cwd, user });
+  if (values.detach) {
+    handle.session.detach();
+    return 0;
+  }
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => handle.session.child.kill(sig));
   const result = await handle.done;
   return result.exitCode ?? 128 + signalNumber(result.signal);
@@ -150,7 +212,7 @@ async function execCommand(engine: Engine, argv: string[]): Promise<number> {
 
 function isOptionValue(argv: string[], i: number): boolean {
   const prev = argv[i - 1];
-  return prev !== undefined && ['--env', '-e', '--cwd', '--user', '-u'].includes(prev);
+  return prev !== undefined && ['--env', '-e', '--cwd', '--user', '-u', '--process', '-p'].includes(prev);
 }
 
 function parseUser(value: string): { uid: number; gid: number } {
@@ -175,30 +237,39 @@ async function updateCommand(engine: Engine, argv: string[]): Promise<number> {
   const id = requireId(positionals, 'update');
   let resources: LinuxResources = {};
   if (values.resources) {
-    const text = values.resources === '-' ? await readStdin() : await fs.readFile(values.resources, 'utf8');
-    resources = JSON.parse(text) as LinuxResources;
+    const text = values.resources === '-' ? await readStdin() : await readText(values.resources, '--resources');
+    resources = parseJson(text, values.resources === '-' ? 'standard input' : values.resources) as LinuxResources;
   }
   const num = (name: string): number | undefined => {
     const raw = values[name];
     if (raw === undefined) return undefined;
-    if (typeof raw !== 'string' || !/^-?\d+$/.test(raw)) throw usageError(`--${name} takes an integer, not \`${String(raw)}\``);
+    if (typeof raw !== 'string' || !/^-?\d+$/.test(raw)) {
+      throw usageError(`--${name} takes an integer, not \`${String(raw)}\`; write negative values as --${name}=-1`);
+    }
     return Number(raw);
   };
   const memory = { limit: num('memory'), reservation: num('memory-reservation'), swap: num('memory-swap') };
   const cpu = { shares: num('cpu-share'), quota: num('cpu-quota'), period: num('cpu-period') };
   const pids = num('pids-limit');
-  resources = {
-    ...resources,
-    memory: dropUndefined({ ...resources.memory, ...memory }),
-    cpu: dropUndefined({ ...resources.cpu, ...cpu }),
-    ...(pids !== undefined ? { pids: { limit: pids } } : {}),
-  };
+  // Options given on the command line win over the file; absent ones keep its values.
+  const fromFlags = { memory: dropUndefined(memory), cpu: dropUndefined(cpu) };
+  if (Object.keys(fromFlags.memory).length) resources = { ...resources, memory: { ...resources.memory, ...fromFlags.memory } };
+  if (Object.keys(fromFlags.cpu).length) resources = { ...resources, cpu: { ...resources.cpu, ...fromFlags.cpu } };
+  if (pids !== undefined) resources = { ...resources, pids: { limit: pids } };
   await engine.update(id, resources);
   return 0;
 }
 
 function dropUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+async function readText(file: string, option: string): Promise<string> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw fromSystemError(`read ${option}`, file, err);
+  }
 }
 
 async function readStdin(): Promise<string> {
@@ -232,7 +303,7 @@ async function eventsCommand(engine: Engine, argv: string[]): Promise<number> {
 async function listCommand(engine: Engine, argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { format: { type: 'string', default: 'table' }, quiet: { type: 'boolean', short: 'q' } },
+    options: { format: { type: 'string', short: 'f', default: 'table' }, quiet: { type: 'boolean', short: 'q' } },
   });
   const states = await engine.list();
   if (values.quiet) {
@@ -249,15 +320,23 @@ async function listCommand(engine: Engine, argv: string[]): Promise<number> {
 }
 
 async function specCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: argv,
     options: { rootfs: { type: 'string', default: 'rootfs' }, userns: { type: 'boolean' }, bundle: { type: 'string', short: 'b', default: '.' } },
+    allowPositionals: true,
   });
   const file = `${values.bundle}/config.json`;
   const exists = await fs.access(file).then(() => true, () => false);
   if (exists) throw new EngineError({ kind: 'already-exists', op: 'write spec', value: file, reason: 'the file exists' });
   const spec = defaultSpec({ rootfs: values.rootfs, userns: values.userns });
-  await fs.writeFile(file, `${JSON.stringify(spec, null, 2)}\n`);
+  // `isolab engine spec -- sleep 600` sets process.args; runc's default `sh`
+  // exits at once without a terminal.
+  if (positionals.length) spec.process!.args = positionals;
+  try {
+    await fs.writeFile(file, `${JSON.stringify(spec, null, 2)}\n`);
+  } catch (err) {
+    throw fromSystemError('write spec', file, err);
+  }
   return 0;
 }
 

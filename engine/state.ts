@@ -1,6 +1,6 @@
 // The state directory: one folder per container under the root (default
-// /run/isolab), and a lock file per container under <root>/locks.
-import { promises as fs, openSync, closeSync, readFileSync } from 'node:fs';
+// /run/isolab), and a lock file per container under <root>/.locks.
+import { promises as fs, openSync, closeSync, fstatSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { EngineError } from './errors.js';
@@ -91,6 +91,21 @@ export function cgroupParentFor(root: string): string {
   return `isolab-${createHash('sha256').update(resolved).digest('hex').slice(0, 10)}`;
 }
 
+/** The first record of a container, written before anything else is made for it. */
+export interface IntentRecord {
+  id: string;
+  cgroupPath: string;
+  bundle: string;
+  created: string;
+}
+
+// Files that mark what the engine made: a root has ROOT_MARKER, a container
+// directory has INTENT_FILE from the first step of create. The engine
+// removes nothing that lacks its marker, so a wrong --root cannot cost files.
+const ROOT_MARKER = '.isolab-root';
+const INTENT_FILE = 'intent.json';
+const LOCK_DIR = '.locks';
+
 /** Access to one state root. */
 export class StateStore {
   /** The cgroup parent this root's containers get by default. */
@@ -100,23 +115,55 @@ export class StateStore {
     this.cgroupParent = cgroupParentFor(root);
   }
 
+  /** Returns a container's directory; throws on an invalid id, so no id can leave the root. */
   dir(id: string): string {
+    validateId(id);
     return path.join(this.root, id);
   }
 
-  /** Takes the per-container lock, waiting for other engine calls on the same id. */
+  /** Creates the root with its marker, or checks the marker of an existing one. */
+  async ensureRoot(): Promise<void> {
+    await fs.mkdir(this.root, { recursive: true, mode: 0o711 });
+    await this.checkRoot();
+    await fs.writeFile(path.join(this.root, ROOT_MARKER), 'isolab state root\n', { flag: 'a' });
+  }
+
+  /** Throws unless the root is missing, empty, or marked as made by isolab. */
+  async checkRoot(): Promise<void> {
+    const entries = await fs.readdir(this.root).catch(() => [] as string[]);
+    if (entries.length === 0 || entries.includes(ROOT_MARKER)) return;
+    throw new EngineError({
+      kind: 'invalid-input',
+      op: 'use state root',
+      value: this.root,
+      reason: `it is not empty and has no ${ROOT_MARKER}, so isolab did not make it; choose another --root`,
+    });
+  }
+
+  /**
+   * Takes a per-container lock, waiting for other engine calls on the same
+   * id. Names starting with a dot are the engine's own locks, such as the
+   * network lock.
+   */
   async lock(id: string): Promise<Lock> {
-    await fs.mkdir(path.join(this.root, 'locks'), { recursive: true, mode: 0o700 });
-    return lockFile(path.join(this.root, 'locks', `${id}.lock`));
+    if (!id.startsWith('.')) validateId(id);
+    await this.ensureRoot();
+    const dir = path.join(this.root, LOCK_DIR);
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    return (await lockFile(path.join(dir, `${id}.lock`)))!;
+  }
+
+  /** Takes the lock only if it is free; returns undefined while another call holds it. */
+  async tryLock(id: string): Promise<Lock | undefined> {
+    validateId(id);
+    await this.ensureRoot();
+    const dir = path.join(this.root, LOCK_DIR);
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    return lockFile(path.join(dir, `${id}.lock`), false);
   }
 
   async exists(id: string): Promise<boolean> {
-    try {
-      await fs.access(path.join(this.dir(id), 'state.json'));
-      return true;
-    } catch {
-      return false;
-    }
+    return fs.access(path.join(this.dir(id), 'state.json')).then(() => true, () => false);
   }
 
   async read(id: string): Promise<ContainerRecord> {
@@ -127,11 +174,35 @@ export class StateStore {
     } catch {
       throw new EngineError({ kind: 'not-found', op: 'find container', value: id, reason: 'no such container' });
     }
-    return JSON.parse(text) as ContainerRecord;
+    try {
+      return JSON.parse(text) as ContainerRecord;
+    } catch (err) {
+      throw new EngineError({
+        kind: 'system', op: 'read container state', value: file,
+        reason: `${(err as Error).message}; \`delete -f ${id}\` still removes the container`,
+      });
+    }
   }
 
   async write(record: ContainerRecord): Promise<void> {
     await writeAtomic(path.join(this.dir(record.id), 'state.json'), JSON.stringify(record, null, 2));
+  }
+
+  /** Makes a container's directory and its intent record, the first step of create. */
+  async writeIntent(intent: IntentRecord): Promise<void> {
+    await this.ensureRoot();
+    // 0711: with a user namespace, container root must be able to reach the
+    // overlay layers below the state directory, but not list it.
+    await fs.mkdir(this.dir(intent.id), { mode: 0o711 });
+    await writeAtomic(path.join(this.dir(intent.id), INTENT_FILE), JSON.stringify(intent));
+  }
+
+  async readIntent(id: string): Promise<IntentRecord | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(path.join(this.dir(id), INTENT_FILE), 'utf8')) as IntentRecord;
+    } catch {
+      return undefined;
+    }
   }
 
   async readExit(id: string): Promise<ExitRecord | undefined> {
@@ -142,41 +213,75 @@ export class StateStore {
     }
   }
 
-  /** Lists the ids that have a state directory, complete or not. */
+  /** Lists the ids whose directory the engine made (it has an intent record), complete or not. */
   async ids(): Promise<string[]> {
-    let entries: string[];
-    try {
-      entries = await fs.readdir(this.root);
-    } catch {
-      return [];
+    const entries = await fs.readdir(this.root, { withFileTypes: true }).catch(() => []);
+    const ids: string[] = [];
+    for (const entry of entries) {
+      if (!entry.isDirectory() || !ID_PATTERN.test(entry.name)) continue;
+      if (await fs.access(path.join(this.root, entry.name, INTENT_FILE)).then(() => true, () => false)) {
+        ids.push(entry.name);
+      }
     }
-    return entries.filter((name) => name !== 'locks' && ID_PATTERN.test(name)).sort();
+    return ids.sort();
   }
 
+  /**
+   * Removes a container's directory, if the engine made it, and its lock
+   * file. The caller holds the lock; lockFile notices the unlinked file.
+   */
   async remove(id: string): Promise<void> {
-    await fs.rm(this.dir(id), { recursive: true, force: true });
-    await fs.rm(path.join(this.root, 'locks', `${id}.lock`), { force: true });
+    const dir = this.dir(id);
+    const made = await fs.access(path.join(dir, INTENT_FILE)).then(() => true, () => false);
+    if (made) await fs.rm(dir, { recursive: true, force: true });
+    await fs.rm(path.join(this.root, LOCK_DIR, `${id}.lock`), { force: true });
   }
 }
 
-async function lockFile(file: string): Promise<Lock> {
-  const fd = openSync(file, 'a', 0o600);
-  // flock blocks the thread that calls it, so poll without blocking instead of
-  // stalling Node's event loop while another engine call holds the lock.
-  for (let delay = 1; !flockExclusive(fd, false); delay = Math.min(delay * 2, 20)) {
-    await new Promise((resolve) => setTimeout(resolve, delay));
+/**
+ * Takes an flock on file. A remover unlinks the file while holding the lock,
+ * so after locking, the descriptor must still be the file at that path;
+ * otherwise another caller may hold a lock on a new file and this one retries.
+ */
+async function lockFile(file: string, wait = true): Promise<Lock | undefined> {
+  for (;;) {
+    const fd = openSync(file, 'a', 0o600);
+    // flock blocks the thread that calls it, so poll without blocking instead
+    // of stalling Node's event loop while another engine call holds the lock.
+    let delay = 1;
+    while (!flockExclusive(fd, false)) {
+      if (!wait) {
+        closeSync(fd);
+        return undefined;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 20);
+    }
+    const current = statSyncOrUndefined(file);
+    if (current && current.ino === fstatSync(fd).ino) {
+      return {
+        release() {
+          flockRelease(fd);
+          closeSync(fd);
+        },
+      };
+    }
+    flockRelease(fd);
+    closeSync(fd);
   }
-  return {
-    release() {
-      flockRelease(fd);
-      closeSync(fd);
-    },
-  };
+}
+
+function statSyncOrUndefined(file: string): { ino: number } | undefined {
+  try {
+    return statSync(file);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes a file by writing a temporary one beside it and renaming it over. */
 export async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   await fs.writeFile(tmp, text, { mode: 0o600 });
   await fs.rename(tmp, file);
 }

@@ -1,36 +1,42 @@
-// Runs after every other project: nothing the tests made may remain on the host.
+// Runs after every other project: nothing this test run made may remain on
+// the host. The run's objects are found from the state roots its fixtures
+// recorded, so other isolab users of the machine do not fail the check.
 import { test, expect } from '@playwright/test';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { cgroupParentFor } from '../engine/state.js';
+import { StateStore } from '../engine/state.js';
+import { bridgeName, filterTableName } from '../engine/network/names.js';
+import { repoRoot, TEST_CAP_PREFIX, TEST_ROOTS_FILE } from './engine/fixtures.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
-async function isolabCgroups(): Promise<string[]> {
+async function testRoots(): Promise<string[]> {
+  const text = await fs.readFile(TEST_ROOTS_FILE, 'utf8').catch(() => '');
+  return [...new Set(text.split('\n').filter(Boolean))];
+}
+
+async function leftoverCgroups(parents: Set<string>): Promise<string[]> {
   const found: string[] = [];
   for (const hierarchy of await fs.readdir(CGROUP_ROOT)) {
-    const dir = path.join(CGROUP_ROOT, hierarchy);
-    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs.readdir(path.join(CGROUP_ROOT, hierarchy), { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
-      if (entry.isDirectory() && entry.name.startsWith('isolab')) found.push(path.join(dir, entry.name));
+      if (entry.isDirectory() && (parents.has(entry.name) || entry.name.startsWith(TEST_CAP_PREFIX))) {
+        found.push(path.join(CGROUP_ROOT, hierarchy, entry.name));
+      }
     }
   }
   return found;
 }
 
-async function isolabProcesses(): Promise<string[]> {
-  const found: string[] = [];
-  for (const name of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const exe = await fs.readlink(`/proc/${name}/exe`).catch(() => '');
-    const cgroup = await fs.readFile(`/proc/${name}/cgroup`, 'utf8').catch(() => '');
-    if (exe.endsWith('/isolab-runtime') || /:\/isolab/.test(cgroup)) found.push(`${name} ${exe}`);
-  }
-  return found;
-}
+test('test run recorded its state roots', async () => {
+  expect((await testRoots()).length).toBeGreaterThan(0);
+});
 
 test('no isolab cgroup remains', async () => {
-  expect(await isolabCgroups()).toEqual([]);
+  const parents = new Set((await testRoots()).map(cgroupParentFor));
+  expect(await leftoverCgroups(parents)).toEqual([]);
 });
 
 test('no isolab mount remains', async () => {
@@ -43,18 +49,36 @@ test('no isolab network namespace remains', async () => {
   expect(names.filter((name) => name.startsWith('isolab'))).toEqual([]);
 });
 
-test('no isolab network link or nftables table remains', async () => {
+test('no isolab bridge, veth or nftables table remains', async () => {
+  const stores = (await testRoots()).map((root) => new StateStore(root));
+  const bridges = new Set(stores.map(bridgeName));
   const links = JSON.parse(execFileSync('ip', ['-json', 'link', 'show'], { encoding: 'utf8' })) as Array<{ ifname: string }>;
-  expect(links.map((l) => l.ifname).filter((name) => /^(isl|isolab)/.test(name))).toEqual([]);
+  // NOTE: veth names hash the root and the container id, so every isl* veth
+  // on the machine counts here, also one of another isolab user.
+  expect(links.map((l) => l.ifname).filter((name) => bridges.has(name) || name.startsWith('isl') && !name.startsWith('isolab'))).toEqual([]);
+  const prefixes = stores.map(filterTableName);
   const tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).split('\n');
-  expect(tables.filter((t) => t.includes('isolab'))).toEqual([]);
+  expect(tables.filter((t) => prefixes.some((p) => t.split(' ')[2]?.startsWith(p)))).toEqual([]);
 });
 
 test('no isolab process remains', async () => {
-  expect(await isolabProcesses()).toEqual([]);
+  const helper = path.join(repoRoot, 'native/build/isolab-runtime');
+  const parents = (await testRoots()).map(cgroupParentFor);
+  const found: string[] = [];
+  for (const name of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const exe = await fs.readlink(`/proc/${name}/exe`).catch(() => '');
+    const cgroup = await fs.readFile(`/proc/${name}/cgroup`, 'utf8').catch(() => '');
+    const inTestCgroup = parents.some((p) => cgroup.includes(`:/${p}/`)) || cgroup.includes(`:/${TEST_CAP_PREFIX}`);
+    if (exe === helper || inTestCgroup) found.push(`${name} ${exe}`);
+  }
+  expect(found).toEqual([]);
 });
 
 test('no test state directory remains', async () => {
-  const names = await fs.readdir('/run');
-  expect(names.filter((name) => name.startsWith('isolab-test-'))).toEqual([]);
+  const left: string[] = [];
+  for (const root of await testRoots()) {
+    if (await fs.access(root).then(() => true, () => false)) left.push(root);
+  }
+  expect(left).toEqual([]);
 });

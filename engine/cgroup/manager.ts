@@ -150,7 +150,7 @@ export async function removeTree(
         kind: 'bad-state',
         op: 'remove cgroup',
         value: dir,
-        reason: 'it still has processes or child cgroups; call killAll() first',
+        reason: 'it still has processes or child cgroups',
         errno: osConstants.errno.EBUSY,
       });
     }
@@ -179,7 +179,7 @@ export async function joinCgroup(dir: string, pid: number): Promise<void> {
       EBUSY: 'the cgroup has controllers enabled for child cgroups, so by the v2 ' +
         '"no internal processes" rule it cannot hold processes',
       EOPNOTSUPP: 'the cgroup is threaded or the process cannot move',
-      ENOENT: 'the cgroup does not exist; call create() first',
+      ENOENT: 'the cgroup does not exist',
     };
     const code = cause.code ?? '';
     throw new EngineError({

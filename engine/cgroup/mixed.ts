@@ -26,6 +26,10 @@ export class MixedCgroup implements Cgroup {
     this.kill = systemOf(options).kill;
   }
 
+  get controlsDevices(): boolean {
+    return this.v1.controlsDevices === true;
+  }
+
   get createdPaths(): readonly string[] {
     return [...new Set([...this.v2.createdPaths, ...this.v1.createdPaths])];
   }

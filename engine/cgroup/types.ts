@@ -77,4 +77,10 @@ export interface Cgroup {
    * the container state. destroy() removes an ancestor only if it is listed here.
    */
   readonly createdPaths?: readonly string[];
+  /**
+   * True when the engine restricts device access (a v1 devices hierarchy).
+   * NOTE: cgroup v2 needs a BPF_CGROUP_DEVICE program, which the engine does
+   * not load yet, so on v2 this is false.
+   */
+  readonly controlsDevices?: boolean;
 }

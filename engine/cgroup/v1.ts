@@ -2,7 +2,10 @@
 
 import { join } from 'node:path';
 
+import { writeFile } from 'node:fs/promises';
+
 import { EngineError } from '../errors.js';
+import { applyDefaultDevicesV1 } from './devices.js';
 import type { LinuxResources } from '../spec/oci.js';
 import { cpuV1 } from './cpu.js';
 import { cpusetV1, inheritCpusetV1 } from './cpuset.js';
@@ -45,7 +48,17 @@ export class CgroupV1 implements CgroupPart {
 
     const mounts = controllers.map((name) => v1MountOf(this.layout, v1Names[name]));
     if (controllers.includes('cpu')) mounts.push(v1MountOf(this.layout, 'cpuacct'));
+    this.devicesMount = v1MountOf(this.layout, 'devices');
+    mounts.push(this.devicesMount);
     this.mountPoints = [...new Set(mounts.filter((mount): mount is string => !!mount))];
+  }
+
+  /** The v1 devices hierarchy, when mounted: the engine joins it and restricts device access. */
+  private readonly devicesMount: string | undefined;
+
+  /** Returns true when device access can be restricted (a v1 devices hierarchy is mounted). */
+  get controlsDevices(): boolean {
+    return this.devicesMount !== undefined;
   }
 
   get createdPaths(): readonly string[] {
@@ -63,6 +76,9 @@ export class CgroupV1 implements CgroupPart {
         if (mountPoint === cpusetMount) await inheritCpusetV1(parent, dir);
         parent = dir;
       }
+    }
+    if (this.devicesMount) {
+      await applyDefaultDevicesV1(join(this.devicesMount, this.path), (file, value) => writeFile(file, value));
     }
   }
 

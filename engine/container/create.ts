@@ -33,7 +33,15 @@ export interface CreatedContainer {
 /** Returns the cgroup path: linux.cgroupsPath relative to each hierarchy's root, or PARENT/ID. */
 export function cgroupPathFor(store: StateStore, id: string, spec: Spec): string {
   const requested = spec.linux?.cgroupsPath;
-  return requested ? requested.replace(/^\/+/, '') : `${store.cgroupParent}/${id}`;
+  if (requested === undefined) return `${store.cgroupParent}/${id}`;
+  const relative = requested.replace(/^\/+/, '').replace(/\/+$/, '');
+  if (!relative) {
+    throw new EngineError({
+      kind: 'invalid-input', op: 'accept linux.cgroupsPath', value: requested,
+      reason: 'it must name a cgroup below the hierarchy root, such as /isolab/web1',
+    });
+  }
+  return relative;
 }
 
 /** Creates a container from a bundle; init waits on its exec fifo until `start`. */
@@ -70,12 +78,13 @@ async function createLocked(
   let cgroup: Cgroup | undefined;
   let session: HelperSession | undefined;
   let networkStarted = false;
+  const cgroupPath = cgroupPathFor(store, id, spec);
+  await rejectSharedCgroup(store, cgroupPath);
+  await store.writeIntent({ id, cgroupPath, bundle, created: new Date().toISOString() });
   try {
-    // 0711: with a user namespace, container root must be able to reach the
-    // overlay layers below the state directory, but not list it.
-    await fs.mkdir(stateDir, { recursive: true, mode: 0o711 });
     if (spec.annotations?.['isolab.rootfs'] === 'overlay') await prepareOverlayDirs(stateDir, spec);
-    cgroup = await openCgroup(cgroupPathFor(store, id, spec));
+    cgroup = await openCgroup(cgroupPath);
+    rejectUncontrolledDevices(spec, cgroup);
     await cgroup.create();
     await cgroup.apply(spec.linux?.resources ?? {});
     const warnings = await cgroup.protectionWarnings();
@@ -100,13 +109,69 @@ async function createLocked(
     const record = recordOf(id, bundle, spec, pid, session.child.pid ?? 0, cgroup, warnings);
     record.network = network;
     await store.write(record);
-    if (options.pidFile) await fs.writeFile(options.pidFile, String(pid));
+    if (options.pidFile) {
+      await fs.writeFile(options.pidFile, String(pid)).catch((err) => {
+        throw fromSystemError('write pid file', options.pidFile!, err);
+      });
+    }
     return { record, session };
   } catch (err) {
+    const oomKilled = cgroup ? await oomKillsOf(cgroup) > 0 : false;
     if (networkStarted) await teardownNetwork(store, id).catch(() => undefined);
     await rollback(store, id, cgroup, session);
+    if (oomKilled) {
+      throw new EngineError({
+        kind: 'invalid-input', op: 'create container', value: id, cause: err,
+        reason: 'the OOM killer ended init during set-up; raise linux.resources.memory.limit',
+      });
+    }
     throw err;
   }
+}
+
+/**
+ * Without device rules, CAP_MKNOD would let a container make and open any
+ * host device, so a spec that keeps it is rejected where the engine cannot
+ * restrict devices.
+ */
+function rejectUncontrolledDevices(spec: Spec, cgroup: Cgroup): void {
+  if (cgroup.controlsDevices) return;
+  const caps = spec.process?.capabilities ?? {};
+  const sets = Object.entries(caps).filter(([, names]) => (names as string[] | undefined)?.includes('CAP_MKNOD'));
+  if (sets.length === 0) return;
+  throw new EngineError({
+    kind: 'unsupported',
+    op: 'accept process.capabilities',
+    value: `CAP_MKNOD in ${sets.map(([set]) => set).join(', ')}`,
+    reason: 'this host has no v1 devices hierarchy and the engine does not restrict devices on cgroup v2 yet; drop CAP_MKNOD',
+  });
+}
+
+async function oomKillsOf(cgroup: Cgroup): Promise<number> {
+  const stats = await cgroup.stats().catch(() => undefined);
+  return stats?.memory?.events.oom_kill ?? 0;
+}
+
+/**
+ * Rejects a cgroup that another container or process uses: the root's own
+ * parent, or an existing cgroup with processes or child cgroups. Two
+ * containers in one cgroup would share limits, and delete of one would kill
+ * the other.
+ */
+async function rejectSharedCgroup(store: StateStore, cgroupPath: string): Promise<void> {
+  const reject = (reason: string) => new EngineError({ kind: 'already-exists', op: 'use cgroup', value: cgroupPath, reason });
+  if (`${store.cgroupParent}/`.startsWith(`${cgroupPath}/`)) {
+    throw reject(`it is the parent of this root's containers (${store.cgroupParent})`);
+  }
+  const cgroup = await openCgroup(cgroupPath);
+  const busy = (await cgroup.pids().catch(() => [])).length > 0;
+  let children = false;
+  for (const controller of ['memory', 'pids', 'cpu', 'freezer'] as const) {
+    const dir = cgroup.dirOf(controller);
+    const entries = dir ? await fs.readdir(dir, { withFileTypes: true }).catch(() => []) : [];
+    if (entries.some((entry) => entry.isDirectory())) children = true;
+  }
+  if (busy || children) throw reject('it already has processes or child cgroups');
 }
 
 function oomFileOf(cgroup: Cgroup): string | undefined {

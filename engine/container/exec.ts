@@ -71,11 +71,16 @@ export async function execInContainer(
     const pid = Number(pidText);
     if (options.uncheckedMigration) await cgroup.addProcess(pid);
     if (!options.skipCgroup && !options.uncheckedMigration && !useClone3) {
-      await admitV1(store, id, cgroup, pid, session);
+      const limit = await admitV1(store, id, cgroup, pid, session);
+      if (limit !== undefined) throw pidsLimitReached(id, limit);
     } else {
       session.send('go');
     }
-    await session.expect('exec', options.timeoutMs ?? 10_000, `exec in container ${id}`);
+    await session.expect('exec', options.timeoutMs ?? 10_000, `exec in container ${id}`).catch(async (err: EngineError) => {
+      // clone3 into a v2 cgroup at pids.max fails with EAGAIN like any fork.
+      if (err.errno === 11 && useClone3) throw pidsLimitReached(id, (await cgroup.stats()).pids?.limit ?? null);
+      throw err;
+    });
     const done = session.exited.then(({ code, signal }) => decodeExit(pid, code, signal));
     void done.finally(() => fs.rm(planFile, { force: true }));
     return { pid, session, done };
@@ -86,8 +91,16 @@ export async function execInContainer(
   }
 }
 
+function pidsLimitReached(id: string, limit: number | null): EngineError {
+  return new EngineError({
+    kind: 'system', op: 'exec in container', value: id, errno: 11,
+    reason: `its cgroup is at pids.max${limit === null ? '' : ` (${limit})`}`,
+  });
+}
+
 /**
- * Moves an exec'd child into a cgroup v1 container. Migration ignores
+ * Moves an exec'd child into a cgroup v1 container; returns the pids limit
+ * when it is reached and the exec was aborted. Migration ignores
  * pids.max (pids_can_attach charges without checking), so the engine checks
  * the limit itself with the container frozen and the container lock held:
  * frozen processes cannot fork, and the lock orders concurrent execs.
@@ -98,7 +111,7 @@ async function admitV1(
   cgroup: Cgroup,
   pid: number,
   session: HelperSession,
-): Promise<void> {
+): Promise<number | undefined> {
   const lock = await store.lock(id);
   try {
     const wasFrozen = await cgroup.isFrozen();
@@ -107,13 +120,14 @@ async function admitV1(
       const pids = (await cgroup.stats()).pids;
       if (pids && pids.limit !== null && pids.current >= pids.limit) {
         session.send('abort', '11');
-        return;
+        return pids.limit;
       }
       await cgroup.addProcess(pid);
     } finally {
       if (!wasFrozen) await cgroup.thaw();
     }
     session.send('go');
+    return undefined;
   } finally {
     lock.release();
   }

@@ -2,8 +2,8 @@ import { promises as fs } from 'node:fs';
 import { isAlive, type StateStore } from '../state.js';
 import { openCgroup } from '../cgroup/index.js';
 import type { ControllerName } from '../cgroup/types.js';
-import { deleteContainer } from './delete.js';
 import { collectNetworkGarbage } from '../network/index.js';
+import { deleteLocked } from './delete.js';
 
 const CONTROLLERS: ControllerName[] = ['memory', 'pids', 'cpu', 'cpuset', 'io', 'freezer'];
 
@@ -16,24 +16,39 @@ export interface GcReport {
 }
 
 /**
- * Removes what a crashed engine left behind: state directories without a
- * complete record, containers whose monitor died before init exited, and
- * cgroups under the root's cgroup parent that no container of the root owns.
+ * Removes what a crashed engine left behind: state directories of creates
+ * that never finished, containers whose monitor died before init exited,
+ * cgroups under the root's cgroup parent that no container of the root owns,
+ * and their network leases. Containers whose lock another engine call holds
+ * are left alone, since a create or delete is under way.
  */
 export async function collectGarbage(store: StateStore): Promise<GcReport> {
-  const parent = store.cgroupParent;
+  await store.checkRoot();
   const report: GcReport = { containers: [], cgroups: [], leases: [] };
+  const parent = store.cgroupParent;
+  // Listed before the state directories: a cgroup that a create makes after
+  // this point is not a candidate, and one made before has its directory.
+  const cgroupNames = await childCgroups(parent);
+
   for (const id of await store.ids()) {
-    if (await isOrphan(store, id)) {
-      await deleteContainer(store, id, true);
-      report.containers.push(id);
+    const lock = await store.tryLock(id);
+    if (!lock) continue;
+    try {
+      if (await isOrphan(store, id)) {
+        await deleteLocked(store, id, true);
+        report.containers.push(id);
+      }
+    } finally {
+      lock.release();
     }
   }
+
   const owned = new Set<string>();
   for (const id of await store.ids()) {
-    if (await store.exists(id)) owned.add((await store.read(id)).cgroupPath);
+    const intent = await store.readIntent(id);
+    if (intent) owned.add(intent.cgroupPath);
   }
-  for (const name of await childCgroups(parent)) {
+  for (const name of cgroupNames) {
     const path = `${parent}/${name}`;
     if (owned.has(path)) continue;
     const cgroup = await openCgroup(path, { createdPaths: [parent, path] });
@@ -51,7 +66,9 @@ export async function collectGarbage(store: StateStore): Promise<GcReport> {
 
 async function isOrphan(store: StateStore, id: string): Promise<boolean> {
   if (!(await store.exists(id))) return true;
-  const record = await store.read(id);
+  const record = await store.read(id).catch(() => undefined);
+  // A corrupt record is left for `delete -f`, which says what it removes.
+  if (!record) return false;
   if (isAlive(record.monitorPid, record.monitorStartTime)) return false;
   // A monitor that ended normally wrote exit.json first: that is a stopped
   // container awaiting delete, not an orphan.

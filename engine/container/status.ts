@@ -40,6 +40,6 @@ export function assertStatus(id: string, op: string, status: Status, allowed: St
     kind: 'bad-state',
     op: `${op} container`,
     value: id,
-    reason: `it is ${status}, and ${op} needs it ${allowed.join(' or ')}`,
+    reason: `it is ${status}; it must be ${allowed.join(' or ')}`,
   });
 }

@@ -2,6 +2,7 @@ import type { LinuxResources } from '../spec/oci.js';
 import type { StateStore } from '../state.js';
 import { openCgroup } from '../cgroup/index.js';
 import { assertStatus, statusOf } from './status.js';
+import { validateResources } from '../spec/resources.js';
 
 /** Changes a live container's limits; fields not given keep their values. */
 export async function updateContainer(store: StateStore, id: string, resources: LinuxResources): Promise<void> {
@@ -10,6 +11,8 @@ export async function updateContainer(store: StateStore, id: string, resources: 
     const record = await store.read(id);
     assertStatus(id, 'update', await statusOf(store, record), ['created', 'running', 'paused']);
     const cgroup = await openCgroup(record.cgroupPath);
+    // The same checks as create, so bad values name their field and change nothing.
+    validateResources(resources, 'resources');
     await cgroup.apply(resources);
     record.spec.linux = { ...record.spec.linux, resources: mergeResources(record.spec.linux?.resources, resources) };
     record.warnings = await cgroup.protectionWarnings();

@@ -1,7 +1,7 @@
 // Checks between fields of a spec whose fields are each valid on their own:
 // id mappings need a user namespace, a hostname needs a UTS namespace, and so on.
 
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 
 import { fieldError, joinPath } from './check.js';
 import { findNamespace } from './linux.js';
@@ -33,14 +33,13 @@ function checkMountNamespace(spec: Spec): void {
     return;
   }
 
-  // A writable bind of the host's own root would let the container change the host.
+  // The host's own root, also through a symlink, needs the overlay: a bind of
+  // it would be writable from the container, and pivot_root cannot move the
+  // root mount onto itself (EBUSY).
   const isOverlay = spec.annotations?.['isolab.rootfs'] === 'overlay';
-  if (spec.root?.path === '/' && !isOverlay && spec.root.readonly !== true) {
-    throw fieldError(
-      'root.path',
-      '/',
-      'is the host root; set annotation isolab.rootfs=overlay or root.readonly=true',
-    );
+  const rootPath = spec.root?.path;
+  if (rootPath !== undefined && !isOverlay && realpathOrSelf(rootPath) === '/') {
+    throw fieldError('root.path', rootPath, 'is the host root; set annotation isolab.rootfs=overlay');
   }
 }
 
@@ -172,5 +171,13 @@ function checkSysctls(spec: Spec): void {
     if (type === 'network' && ns.path && isSameNamespace(ns.path, '/proc/self/ns/net')) {
       throw fieldError(field, key, 'would change the host, whose network namespace is joined');
     }
+  }
+}
+
+function realpathOrSelf(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
   }
 }

@@ -68,6 +68,7 @@ export const test = base.extend<EngineFixtures, WorkerFixtures>({
 
   engine: async ({ workDir }, use) => {
     const engine = new Engine(path.join('/run', `isolab-test-${path.basename(workDir)}`));
+    await recordTestRoot(engine.store.root);
     await use(engine);
     for (const state of await engine.list()) await engine.delete(state.id, true);
     await engine.gc();
@@ -92,7 +93,7 @@ export const test = base.extend<EngineFixtures, WorkerFixtures>({
   cappedParent: async ({ engine }, use) => {
     const made: Cgroup[] = [];
     await use(async (resources) => {
-      const name = `isolab-cap-${randomBytes(4).toString('hex')}`;
+      const name = `${TEST_CAP_PREFIX}${randomBytes(4).toString('hex')}`;
       const cgroup = await openCgroup(name);
       await cgroup.create();
       made.push(cgroup);
@@ -108,6 +109,17 @@ export const test = base.extend<EngineFixtures, WorkerFixtures>({
     }
   },
 });
+
+/** Prefix of the capped parent cgroups the tests make. */
+export const TEST_CAP_PREFIX = 'isolab-test-cap-';
+
+/** The file listing every state root this test run used, for the leak check. */
+export const TEST_ROOTS_FILE = path.join(repoRoot, 'test-results', 'isolab-test-roots.txt');
+
+async function recordTestRoot(root: string): Promise<void> {
+  await fs.mkdir(path.dirname(TEST_ROOTS_FILE), { recursive: true });
+  await fs.appendFile(TEST_ROOTS_FILE, `${root}\n`);
+}
 
 function bundleSpec(rootfs: string, options: BundleOptions): Spec {
   const spec = defaultSpec({ rootfs, userns: options.userns });

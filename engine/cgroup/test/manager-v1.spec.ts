@@ -9,7 +9,7 @@ import { coMountedMountinfo, fakeHybrid, type FakeCgroupFs } from './fakefs.js';
 
 let fake: FakeCgroupFs;
 let cgroup: Cgroup;
-const used = ['memory', 'pids', 'cpu', 'cpuacct', 'cpuset', 'blkio', 'freezer'];
+const used = ['memory', 'pids', 'cpu', 'cpuacct', 'cpuset', 'blkio', 'freezer', 'devices'];
 const v1 = (controller: string): string => `sys/fs/cgroup/${controller}/isolab/web1`;
 
 test.beforeEach(async () => {
@@ -26,9 +26,16 @@ test.afterEach(async () => {
 test('create makes the path in each used hierarchy only', async () => {
   await cgroup.create();
   for (const controller of used) expect(await fake.exists(v1(controller))).toBe(true);
-  expect(await fake.exists('sys/fs/cgroup/devices/isolab')).toBe(false);
   expect(await fake.exists('sys/fs/cgroup/unified/isolab')).toBe(false);
   expect(cgroup.createdPaths).toEqual(['isolab', 'isolab/web1']);
+});
+
+test('create denies devices but the defaults', async () => {
+  await cgroup.create();
+  // The fake records the last write to each file, as the kernel's files do not.
+  expect(await fake.read('sys/fs/cgroup/devices/isolab/web1/devices.deny')).toBe('a');
+  expect(await fake.read('sys/fs/cgroup/devices/isolab/web1/devices.allow')).toBe('c 136:* rwm');
+  expect(cgroup.controlsDevices).toBe(true);
 });
 
 test('addProcess writes cgroup.procs in every used hierarchy', async () => {
@@ -191,6 +198,7 @@ test.describe('mixed layout', () => {
     for (const controller of ['cpu', 'cpuacct', 'cpuset', 'blkio', 'freezer']) {
       await fake.write(`${v1(controller)}/cgroup.procs`, '');
     }
+    await fake.write(`${v1('devices')}/cgroup.procs`, '');
     await cgroup.destroy();
     expect(await fake.exists('sys/fs/cgroup/unified/isolab')).toBe(false);
     expect(await fake.exists('sys/fs/cgroup/cpu/isolab')).toBe(false);

@@ -90,7 +90,7 @@ test('addProcess before create names the missing cgroup', async () => {
   const cgroup = await setup();
   const error = await cgroup.addProcess(4242).catch((e: unknown) => e);
   expect((error as EngineError).kind).toBe('not-found');
-  expect((error as EngineError).message).toContain('call create() first');
+  expect((error as EngineError).message).toContain('the cgroup does not exist');
 });
 
 test('v2Dir and dirOf point at the leaf', async () => {
