@@ -1,10 +1,29 @@
-import { defineConfig } from '@playwright/test';
+import { defineConfig, type Project } from '@playwright/test';
 
 // Every test here drives real kernels: the engine tests need root on this
-// machine, and no browser is used.
+// machine, the VM tests and scenarios boot Debian kernels under QEMU, and no
+// browser is used.
+
+/** Scenario targets: a kernel and a cgroup version each. */
+const KERNELS = ['debian-6.1', 'debian-6.12', 'debian-5.10'];
+const CGROUPS = ['v2', 'v1'] as const;
+
+/** The scenario target `npm test` runs; the others run on request with --project. */
+export const DEFAULT_TARGET = 'qemu-debian-6.1-v2';
+
+function targetProjects(kernel: string, cgroup: 'v1' | 'v2'): Project[] {
+  const name = `qemu-${kernel}-${cgroup}`;
+  const use = { vmKernel: kernel, vmCgroup: cgroup } as Record<string, unknown>;
+  return [
+    { name: `${name}-setup`, testMatch: /scenarios\/specs\/vm\.setup\.ts$/, use, teardown: `${name}-teardown`, timeout: 20 * 60_000 },
+    { name, testMatch: /scenarios\/specs\/isolation\.spec\.ts$/, use, dependencies: [`${name}-setup`] },
+    { name: `${name}-teardown`, testMatch: /scenarios\/specs\/vm\.teardown\.ts$/, use },
+  ];
+}
+
 export default defineConfig({
   timeout: 120_000,
-  globalTimeout: 80 * 60_000,
+  globalTimeout: 85 * 60_000,
   workers: 2,
   fullyParallel: false,
   forbidOnly: Boolean(process.env.CI),
@@ -19,6 +38,7 @@ export default defineConfig({
   projects: [
     { name: 'unit', testMatch: /engine\/.*\/test\/.*\.spec\.ts$/ },
     { name: 'engine', testMatch: /tests\/engine\/.*\.spec\.ts$/ },
+    ...KERNELS.flatMap((kernel) => CGROUPS.flatMap((cgroup) => targetProjects(kernel, cgroup))),
     {
       name: 'leak-check',
       testMatch: /tests\/leak-check\.spec\.ts$/,

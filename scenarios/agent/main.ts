@@ -18,11 +18,11 @@ function send(message: unknown): void {
 
 /** Runs the agent until stdin closes; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [stateRoot = '/run/isolab-scenarios', workDir = '/tmp/isolab-scenarios', ...harness] = argv;
+  const [stateRoot = '/run/isolab-scenarios', workDir = '/tmp/isolab-scenarios', ...flags] = argv;
   const runner = new ScenarioRunner({
     stateRoot,
     workDir,
-    harnessPids: harness.map(Number).filter((pid) => pid > 0),
+    harnessPids: flags.includes('--protect') ? await ancestry(process.pid) : [],
   });
   const log = (text: string) => send({ log: text });
   const lines = readline.createInterface({ input: process.stdin });
@@ -37,6 +37,18 @@ export async function main(argv: string[]): Promise<number> {
   }
   await runner.cleanup();
   return 0;
+}
+
+/** Returns pid and its ancestors up to, not including, PID 1: the agent, its shell and sshd. */
+async function ancestry(pid: number): Promise<number[]> {
+  const { readFile } = await import('node:fs/promises');
+  const chain: number[] = [];
+  for (let current = pid; current > 1 && chain.length < 16;) {
+    chain.push(current);
+    const stat = await readFile(`/proc/${current}/stat`, 'utf8').catch(() => '');
+    current = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? 0);
+  }
+  return chain;
 }
 
 async function handle(runner: ScenarioRunner, request: Request, log: (text: string) => void): Promise<unknown> {
