@@ -6,6 +6,11 @@ import { ENGINE_USAGE, runEngineCommand } from './engine-cli.js';
 
 const USAGE = `usage: isolab [--verbose] [--json] COMMAND ...
   engine VERB ...   the container engine (isolab engine --help)
+  suites ...        the main job: isolation scenarios in a VM per target, then the report
+  vm ...            disposable VMs on Debian kernels (isolab vm --help)
+  kernels list|fetch
+                    the Debian kernel packages in the cache
+  doctor            check what a run needs and say what to install
   demo              a container held by its limits on this machine, with its stats
   scenario ...      run isolation scenarios on this machine (isolab scenario --help)`;
 
@@ -63,6 +68,14 @@ export async function main(argv: string[]): Promise<void> {
       code = 0;
     } else if (command === 'engine') {
       code = await runEngineCommand(args, root);
+    } else if (command === 'vm' || command === 'kernels' || command === 'doctor') {
+      const vm = await import('./vm-cli.js');
+      if (command === 'vm') code = await vm.runVmCommand(args);
+      else if (command === 'kernels') code = await vm.runKernelsCommand(args);
+      else code = await vm.runDoctor(args);
+    } else if (command === 'suites') {
+      const { runSuitesCommand } = await import('./suites-cli.js');
+      code = await runSuitesCommand(args);
     } else if (command === 'scenario') {
       const { runScenarioCommand } = await import('./scenario-cli.js');
       code = await runScenarioCommand(args);

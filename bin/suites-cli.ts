@@ -1,0 +1,60 @@
+// `isolab suites`: the main job. Runs the isolation scenario suites on the
+// chosen targets (a fresh VM per target) through Playwright, and ends with
+// the isolation report.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { EngineError } from '../engine/errors.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '../..');
+
+export const SUITES_USAGE = `usage: isolab suites [--kernel NAME]... [--cgroup v1|v2]... [--all] [--grep TEXT]
+  Boots a VM per target (kernel x cgroup version), runs every scenario's
+  baseline, attack and control in it, and writes results/ with the isolation
+  report at results/isolation-report.html.
+  --kernel   debian-6.1 (default), debian-6.12, debian-5.10; repeatable
+  --cgroup   v2 (default) or v1; repeatable
+  --all      every kernel with both cgroup versions
+  --grep     only scenarios whose test title matches`;
+
+const KERNELS = ['debian-6.1', 'debian-6.12', 'debian-5.10'];
+
+/** Runs the suites and returns Playwright's exit code. */
+export async function runSuitesCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      kernel: { type: 'string', multiple: true },
+      cgroup: { type: 'string', multiple: true },
+      all: { type: 'boolean' },
+      grep: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${SUITES_USAGE}\n`);
+    return 0;
+  }
+  const kernels = values.all ? KERNELS : values.kernel ?? ['debian-6.1'];
+  const cgroups = values.all ? ['v2', 'v1'] : values.cgroup ?? ['v2'];
+  for (const kernel of kernels) {
+    if (!KERNELS.includes(kernel)) {
+      throw new EngineError({ kind: 'invalid-input', op: 'accept --kernel', value: kernel, reason: `known kernels: ${KERNELS.join(', ')}` });
+    }
+  }
+  for (const cgroup of cgroups) {
+    if (cgroup !== 'v1' && cgroup !== 'v2') throw new EngineError({ kind: 'invalid-input', op: 'accept --cgroup', value: cgroup, reason: 'use v1 or v2' });
+  }
+  const projects = kernels.flatMap((k) => cgroups.map((c) => `qemu-${k}-${c}`));
+  const args = ['test', ...projects.flatMap((p) => ['--project', p]), ...(values.grep ? ['--grep', values.grep] : [])];
+  const started = Date.now();
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(path.join(repoRoot, 'node_modules/.bin/playwright'), args, { cwd: repoRoot, stdio: 'inherit' });
+    child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 130 : 1)));
+  });
+  process.stdout.write(`suites on ${projects.join(', ')}: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  process.stdout.write(`report: ${path.join(repoRoot, 'results/isolation-report.html')}\n`);
+  return code;
+}
