@@ -128,16 +128,32 @@ export class StateStore {
     await fs.writeFile(path.join(this.root, ROOT_MARKER), 'isolab state root\n', { flag: 'a' });
   }
 
-  /** Throws unless the root is missing, empty, or marked as made by isolab. */
+  /**
+   * Throws unless the root is missing, empty, marked as made by isolab, or
+   * holds only what the engine makes (roots from before the marker existed).
+   */
   async checkRoot(): Promise<void> {
     const entries = await fs.readdir(this.root).catch(() => [] as string[]);
     if (entries.length === 0 || entries.includes(ROOT_MARKER)) return;
+    if (await this.onlyEngineEntries(entries)) return;
     throw new EngineError({
       kind: 'invalid-input',
       op: 'use state root',
       value: this.root,
       reason: `it is not empty and has no ${ROOT_MARKER}, so isolab did not make it; choose another --root`,
     });
+  }
+
+  private async onlyEngineEntries(entries: string[]): Promise<boolean> {
+    for (const name of entries) {
+      if (name === LOCK_DIR || name === 'locks' || name === '.network.json') continue;
+      const dir = path.join(this.root, name);
+      const marked = await Promise.any(
+        [INTENT_FILE, 'state.json'].map((file) => fs.access(path.join(dir, file))),
+      ).then(() => true, () => false);
+      if (!marked) return false;
+    }
+    return true;
   }
 
   /**

@@ -40,11 +40,13 @@ export async function readFacts(): Promise<TargetFacts> {
 /** Makes the busybox rootfs with the workloads copied to /w, once per work directory. */
 export async function prepareRootfs(workDir: string): Promise<string> {
   const rootfs = path.join(workDir, 'rootfs');
-  const marker = path.join(rootfs, 'w', 'memhog');
-  if (await fs.access(marker).then(() => true, () => false)) return rootfs;
-  await fs.mkdir(rootfs, { recursive: true, mode: 0o755 });
-  await makeBusyboxRootfs(rootfs);
-  await fs.cp(workloadsDir(), path.join(rootfs, 'w'), { recursive: true });
+  const built = await fs.access(path.join(rootfs, 'bin', 'busybox')).then(() => true, () => false);
+  if (!built) {
+    await fs.mkdir(rootfs, { recursive: true, mode: 0o755 });
+    await makeBusyboxRootfs(rootfs);
+  }
+  // Copied every time, so workloads built after the rootfs reach it too.
+  await fs.cp(workloadsDir(), path.join(rootfs, 'w'), { recursive: true, force: true });
   return rootfs;
 }
 

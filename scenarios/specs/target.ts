@@ -16,7 +16,16 @@ export interface TargetOptions {
 }
 
 /** VM size for the scenarios: small enough for TCG, with swap for the paging scenario. */
-export const SCENARIO_VM = { memoryMiB: 1024, cpus: 2, swapMiB: 256, workDiskGiB: 4 };
+export const SCENARIO_VM = {
+  memoryMiB: 1024,
+  cpus: 2,
+  swapMiB: 256,
+  workDiskGiB: 4,
+  // TCG on a busy 2-core host can leave the console and SSH quiet for a
+  // minute without the kernel being hung.
+  hangTimeoutMs: 120_000,
+  bootTimeoutMs: 600_000,
+};
 
 /** The VM name of a project: `pw-` and the project name in [a-z0-9-]. */
 export function vmNameOf(project: string): string {
