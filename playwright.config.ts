@@ -11,11 +11,22 @@ const CGROUPS = ['v2', 'v1'] as const;
 /** The scenario target `npm test` runs; the others run on request with --project. */
 export const DEFAULT_TARGET = 'qemu-debian-6.1-v2';
 
+// `npm test` sets ISOLAB_SEQUENTIAL_VMS so the scenario VM boots only after
+// the VM tests: two TCG guests at once on 2 cores skew the CPU-share scenario.
+const AFTER_VM_TESTS = process.env.ISOLAB_SEQUENTIAL_VMS ? ['vm-leak-check'] : [];
+
 function targetProjects(kernel: string, cgroup: 'v1' | 'v2'): Project[] {
   const name = `qemu-${kernel}-${cgroup}`;
   const use = { vmKernel: kernel, vmCgroup: cgroup } as Record<string, unknown>;
   return [
-    { name: `${name}-setup`, testMatch: /scenarios\/specs\/vm\.setup\.ts$/, use, teardown: `${name}-teardown`, timeout: 20 * 60_000 },
+    {
+      name: `${name}-setup`,
+      testMatch: /scenarios\/specs\/vm\.setup\.ts$/,
+      use,
+      teardown: `${name}-teardown`,
+      dependencies: AFTER_VM_TESTS,
+      timeout: 20 * 60_000,
+    },
     { name, testMatch: /scenarios\/specs\/isolation\.spec\.ts$/, use, dependencies: [`${name}-setup`] },
     { name: `${name}-teardown`, testMatch: /scenarios\/specs\/vm\.teardown\.ts$/, use },
   ];
@@ -38,6 +49,16 @@ export default defineConfig({
   projects: [
     { name: 'unit', testMatch: /engine\/.*\/test\/.*\.spec\.ts$/ },
     { name: 'engine', testMatch: /tests\/engine\/.*\.spec\.ts$/ },
+    { name: 'vm-setup', testMatch: /vm\/test\/.*\.setup\.ts$/, timeout: 30 * 60_000 },
+    {
+      name: 'vm',
+      testMatch: /vm\/test\/.*\.spec\.ts$/,
+      testIgnore: /vm\/test\/leftovers\.spec\.ts$/,
+      dependencies: ['vm-setup'],
+      fullyParallel: true,
+      timeout: 300_000,
+    },
+    { name: 'vm-leak-check', testMatch: /vm\/test\/leftovers\.spec\.ts$/, dependencies: ['vm'] },
     ...KERNELS.flatMap((kernel) => CGROUPS.flatMap((cgroup) => targetProjects(kernel, cgroup))),
     {
       name: 'leak-check',
