@@ -30,9 +30,10 @@ if ((${#missing[@]})); then
     printf '#!/bin/sh\nexit 101\n' >"$policy"
     chmod +x "$policy"
     made_policy=true
+    trap 'rm -f "$policy"' EXIT
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  if $made_policy; then rm -f "$policy"; fi
+  if $made_policy; then rm -f "$policy"; trap - EXIT; fi
 fi
 
 npm ci --no-audit --no-fund

@@ -60,7 +60,8 @@ export class ScenarioRunner {
       log,
     };
     await fs.mkdir(ctx.workDir, { recursive: true });
-    const timeout = this.options.phaseTimeoutMs ?? 120_000;
+    // Below the host's own bound for a phase (240 s), so the guest cleans up first.
+    const timeout = this.options.phaseTimeoutMs ?? 200_000;
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
