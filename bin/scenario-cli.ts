@@ -66,7 +66,7 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-/** A phase is as expected when victim checks all pass (baseline, attack) or one fails (control). */
+/** Returns true when victim checks all pass (baseline, attack) or one fails (control). */
 export function judge(result: import('../scenarios/framework/types.js').PhaseResult): boolean {
   const victimHeld = result.checks.every((c) => c.pass);
   if (result.phase === 'control') return result.checks.length > 0 && !victimHeld;

@@ -4,7 +4,7 @@ import type { CheckResult, Phase, Series } from '../scenarios/framework/types.js
 
 export const RESULTS_SCHEMA_VERSION = 1;
 
-/** Where a phase ran. */
+/** The target a phase ran on. */
 export interface TargetInfo {
   /** The Playwright project, such as qemu-debian-6.1-v2, or `local`. */
   target: string;

@@ -13,7 +13,8 @@ function runWithInput(command: string, args: string[], input: string): Promise<C
     child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk; });
     child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk; });
     child.on('error', (err: NodeJS.ErrnoException) => {
-      const pkg = command === 'nft' ? 'nftables' : command === 'nsenter' ? 'util-linux' : 'iproute2';
+      const packages: Record<string, string> = { nft: 'nftables', nsenter: 'util-linux', ip: 'iproute2' };
+      const pkg = packages[command] ?? command;
       reject(new EngineError({
         kind: 'not-found', op: `run ${command}`, reason: `${err.message}; install the Debian package ${pkg}`,
       }));

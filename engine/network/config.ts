@@ -1,4 +1,4 @@
-// What network a container asks for: the `isolab.network`, `isolab.ip` and
+// The network a container requests: the `isolab.network`, `isolab.ip` and
 // `isolab.publish` annotations, or the matching command-line options.
 import { EngineError } from '../errors.js';
 import type { Spec } from '../spec/oci.js';
@@ -9,7 +9,7 @@ export type NetworkMode = 'host' | 'joined' | 'none' | 'bridge';
 /** One published port: host 127.0.0.1:hostPort to the container's port, TCP. */
 export interface PortMapping { hostPort: number; port: number }
 
-/** The network a container asks for, validated. */
+/** The network a container requests, validated. */
 export interface NetworkRequest {
   mode: NetworkMode;
   /** A fixed address inside the bridge's subnet, for mode bridge. */

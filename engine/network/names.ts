@@ -7,27 +7,27 @@ function shortHash(text: string, length: number): string {
   return createHash('sha256').update(text).digest('hex').slice(0, length);
 }
 
-/** A tag for the root: `0` for /run/isolab, else 6 hex digits of its cgroup parent. */
+/** Returns the root's tag: `0` for /run/isolab, else 6 hex digits of its cgroup parent. */
 export function rootTag(store: StateStore): string {
   return store.cgroupParent === 'isolab' ? '0' : shortHash(store.cgroupParent, 6);
 }
 
-/** The root's bridge: isolab0 for the default root. */
+/** Returns the root's bridge name: isolab0 for the default root. */
 export function bridgeName(store: StateStore): string {
   return `isolab${rootTag(store)}`;
 }
 
-/** The host end of a container's veth pair: `isl` and 8 hex digits. */
+/** Returns the name of the host end of a container's veth pair: `isl` and 8 hex digits. */
 export function hostVethName(store: StateStore, id: string): string {
   return `isl${shortHash(`${store.root}\0${id}`, 8)}`;
 }
 
-/** The inet table that drops forwarded traffic of the root's bridge. */
+/** Returns the name of the inet table that drops forwarded traffic of the root's bridge. */
 export function filterTableName(store: StateStore): string {
   return `isolab_${rootTag(store)}`;
 }
 
-/** The ip table that holds a container's published-port rules. */
+/** Returns the name of the ip table that contains a container's published-port rules. */
 export function publishTableName(store: StateStore, id: string): string {
   return `isolab_${rootTag(store)}_${hostVethName(store, id).slice(3)}`;
 }

@@ -10,7 +10,7 @@ import type { Phase, PhaseResult, TargetFacts } from '../framework/types.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** The agent's entry point: the compiled file, which the guest sees at the same path over 9p. */
+/** Returns the agent's entry point: the compiled file, at the same path in the guest over 9p. */
 export function agentEntry(): string {
   const compiled = here.includes(`${path.sep}dist${path.sep}`) ? here : path.resolve(here, '../../dist/scenarios/agent');
   return path.join(compiled, 'main.js');
@@ -93,7 +93,7 @@ export class AgentClient {
   }
 }
 
-/** The agent's command line: state root, work dir, and whether to protect the harness. */
+/** Returns the agent's command line: state root, work dir, and whether to protect the harness. */
 export function agentCommand(stateRoot: string, workDir: string, protect: boolean): string[] {
   return ['node', agentEntry(), stateRoot, workDir, ...(protect ? ['--protect'] : [])];
 }

@@ -88,7 +88,7 @@ export class ScenarioRunner {
 }
 
 /**
- * The capped parent: half the target's memory (at most 512 MiB) and 1024
+ * Returns the capped parent's limits: half the target's memory (at most 512 MiB) and 1024
  * tasks, so an attack without its own limit stays bounded and the harness
  * keeps room to work.
  */

@@ -50,7 +50,7 @@ export async function prepareRootfs(workDir: string): Promise<string> {
   return rootfs;
 }
 
-/** Limits of the parent cgroup that stands in for the machine in attacks and controls. */
+/** Limits of the parent cgroup that plays the machine in attacks and controls. */
 export interface CapLimits { memoryBytes: number; pids: number }
 
 /** Creates (or updates) the capped parent cgroup; returns its path. */

@@ -27,7 +27,7 @@ export const SCENARIO_VM = {
   bootTimeoutMs: 600_000,
 };
 
-/** The VM name of a project: `pw-` and the project name in [a-z0-9-]. */
+/** Returns the VM name of a project: `pw-` and the project name in [a-z0-9-]. */
 export function vmNameOf(project: string): string {
   return `pw-${project.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 40);
 }
