@@ -32,6 +32,7 @@ export interface BundleOptions {
   env?: string[];
   /** Host directories bound read-write into the container, as destination -> source. */
   writableBinds?: Record<string, string>;
+  /** process.oomScoreAdj (default 0, not the harness's -1000). */
   oomScoreAdj?: number;
   /** linux.sysctl, such as net.ipv4.ip_unprivileged_port_start. */
   sysctl?: Record<string, string>;
@@ -50,7 +51,9 @@ export function buildSpec(options: BundleOptions): Spec {
   const proc = spec.process!;
   proc.args = options.args ?? IDLE_ARGS;
   proc.env = [PATH, 'TERM=xterm', ...(options.env ?? [])];
-  if (options.oomScoreAdj !== undefined) proc.oomScoreAdj = options.oomScoreAdj;
+  // Set always: otherwise the process inherits the harness's -1000 through the
+  // engine's helper, and the OOM killer could never pick it.
+  proc.oomScoreAdj = options.oomScoreAdj ?? 0;
   if (options.extraCaps?.length) {
     const caps = proc.capabilities!;
     for (const set of ['bounding', 'effective', 'permitted'] as const) {

@@ -1,4 +1,4 @@
-// Single cgroup counters by meaning, read from the v1 or v2 file that holds
+// Single cgroup counters by meaning, read from the v1 or v2 file that has
 // them, for samplers that read every 100 ms where the engine's full stats
 // (dozens of files) would cost too much under TCG.
 import { promises as fs } from 'node:fs';
@@ -47,7 +47,8 @@ export class CgroupCounters {
 
   /** memory.current (v2) or memory.usage_in_bytes (v1), in bytes. */
   memoryCurrent(): Promise<number | undefined> {
-    return this.integer('memory', this.version('memory') === 2 ? 'memory.current' : 'memory.usage_in_bytes');
+    const v2 = this.version('memory') === 2;
+    return this.integer('memory', v2 ? 'memory.current' : 'memory.usage_in_bytes');
   }
 
   /** memory.max (v2) or memory.limit_in_bytes (v1) in bytes; Infinity when unlimited. */
@@ -60,7 +61,8 @@ export class CgroupCounters {
 
   /** memory.peak (v2, Linux 5.19+) or memory.max_usage_in_bytes (v1), in bytes. */
   memoryPeak(): Promise<number | undefined> {
-    return this.integer('memory', this.version('memory') === 2 ? 'memory.peak' : 'memory.max_usage_in_bytes');
+    const v2 = this.version('memory') === 2;
+    return this.integer('memory', v2 ? 'memory.peak' : 'memory.max_usage_in_bytes');
   }
 
   /** memory.stat as key to number. */

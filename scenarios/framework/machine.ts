@@ -1,6 +1,6 @@
-// A nested cgroup under the phase's capped parent that stands in for a
-// machine of a scenario's own size, so that a control without per-container
-// limits fills a few tens of MiB instead of the whole cap.
+// A nested cgroup under the phase's capped parent that plays a machine of
+// a scenario's own size, so that a control without per-container limits
+// fills a few tens of MiB instead of the whole cap.
 import { openCgroup } from '../../engine/cgroup/index.js';
 import type { LinuxResources } from '../../engine/spec/oci.js';
 import { CgroupCounters } from './counters.js';

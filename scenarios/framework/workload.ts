@@ -39,7 +39,9 @@ class Collector {
       this.text += chunk;
       this.wake();
     });
-    this.closed = stream ? new Promise((resolve) => stream.once('close', resolve)) : Promise.resolve();
+    this.closed = stream
+      ? new Promise((resolve) => stream.once('close', resolve))
+      : Promise.resolve();
   }
 
   wake(): void {
@@ -100,21 +102,26 @@ export async function startWorkload(
     return { ...result, stdout: stdout.text, stderr: stderr.text, wallMs, timedOut };
   });
 
-  const waitForLine = async (pattern: RegExp, waitMs: number): Promise<string> => {
-    const deadline = performance.now() + waitMs;
-    for (;;) {
-      const line = stdout.text.split('\n').find((l) => pattern.test(l));
-      if (line !== undefined) return line;
-      const left = deadline - performance.now();
-      if (ended || left <= 0) {
-        const why = ended ? 'it ended' : `none within ${waitMs} ms`;
-        throw new Error(`workload \`${args.join(' ')}\` printed no line matching ${pattern} `
-          + `(${why}); stderr: ${stderr.text.trim().slice(-300)}`);
-      }
-      await stdout.next(left);
-    }
-  };
+  const waitForLine = (pattern: RegExp, waitMs: number) =>
+    findLine(stdout, stderr, () => ended, pattern, waitMs, args);
   return { pid: handle.pid, waitForLine, output: () => stdout.text, signal, done };
+}
+
+/** Waits for a stdout line that matches, for at most waitMs or until the process ends. */
+async function findLine(stdout: Collector, stderr: Collector, ended: () => boolean,
+  pattern: RegExp, waitMs: number, args: string[]): Promise<string> {
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    const line = stdout.text.split('\n').find((l) => pattern.test(l));
+    if (line !== undefined) return line;
+    const left = deadline - performance.now();
+    if (ended() || left <= 0) {
+      const why = ended() ? 'it ended' : `none within ${waitMs} ms`;
+      throw new Error(`workload \`${args.join(' ')}\` printed no line matching ${pattern} `
+        + `(${why}); stderr: ${stderr.text.trim().slice(-300)}`);
+    }
+    await stdout.next(left);
+  }
 }
 
 /** Runs a workload in a running container to its end (SIGKILL after timeoutMs). */

@@ -14,12 +14,12 @@ import { deleteChain, type OffenderTree } from './dentry-tree.js';
 
 const MiB = 1024 * 1024;
 
-/** What the attack and control phases share with the scenario's main run. */
+/** The state that the attack and control phases share with the scenario's main run. */
 export interface OffenderRun {
   ctx: ScenarioContext;
   phase: Phase;
   machine: MachineCgroup;
-  /** Where the chain grows: bound at /data in the offender. */
+  /** The chain's directory, bound at /data in the offender. */
   tree: OffenderTree;
   result: PhaseResult;
   origin: number;
@@ -47,7 +47,7 @@ interface OffenderCounters {
   oomKill?: number;
 }
 
-/** How the offender's loop ended and what its cgroup counted. */
+/** The end of the offender's loop and the counters of its cgroup. */
 interface Outcome {
   /** The "stopped" line, when the loop ended without being killed. */
   stopped?: NestReport;
@@ -63,9 +63,9 @@ interface Outcome {
  * Starts the offender and runs the victim over and over while the chain
  * grows, then `victimRuns` more times once the offender has stopped. In the
  * attack it then deletes the offender and its tree and times that. Running
- * the victim during the growth matters for the control: the OOM killer
+ * the victim during the growth matters for the control. The OOM killer
  * ranks processes by their resident and swapped pages and page tables, not
- * by the slab they caused, so when the machine is full it ends the victim
+ * by the slab they caused. So when the machine is full it ends the victim
  * rather than the offender, whose memory is dentries and inodes.
  */
 export async function attackPhase(run: OffenderRun, victim: string): Promise<FilemakerReport[]> {
@@ -92,7 +92,8 @@ export async function attackPhase(run: OffenderRun, victim: string): Promise<Fil
   let growing = true;
   const stopLine = nest.waitForLine(/"event":"stopped"/, DENTRY.offenderStopTimeoutMs)
     .catch((err: Error) => {
-      ctx.log(`offender ${offender} did not report a stop: ${err.message}`);
+      // An OOM kill ends the loop this way, which the cgroup's oom_kill count records.
+      ctx.log(`offender ${offender} printed no stop line: ${err.message}`);
       return undefined;
     })
     .finally(() => { growing = false; });
@@ -107,7 +108,8 @@ export async function attackPhase(run: OffenderRun, victim: string): Promise<Fil
   const freeInodes = (await fs.statfs(run.tree.dir)).ffree;
   const stopped = line ? JSON.parse(line) as NestReport : undefined;
   const reported = stopped ?? lastJsonLine<NestReport>(nest.output());
-  const outcome: Outcome = { stopped, reported, before, after: await settle(counters), freeInodes };
+  const after = await settle(counters);
+  const outcome: Outcome = { stopped, reported, before, after, freeInodes };
   recordOutcome(result, outcome, during.length);
 
   const held = await victimSeries(ctx, victim, 400, result, run.origin);
@@ -167,7 +169,7 @@ async function deleteOffender(run: OffenderRun, offender: string, outcome: Outco
   run.result.offenderChecks.push(
     atMost('offender tree is deleted without an error such as ENAMETOOLONG',
       chain.errno ? 1 : 0, 0, ' errors'),
-    atMost(`deleting the offender and its tree takes at most ${DENTRY.deleteFactor}x its build time`,
+    atMost(`deleting the offender and its tree takes at most ${DENTRY.deleteFactor}x its build`,
       ratio(deleteMs, outcome.reported?.ms ?? NaN), DENTRY.deleteFactor, 'x'),
   );
 }

@@ -1,4 +1,4 @@
-// Where the dentry offender's chain grows, and how it is deleted. The
+// The filesystem of the dentry offender's chain, and its deletion. The
 // default is a tmpfs that the harness mounts in the phase's work directory
 // and binds into the offender: its directories are dentries and inodes
 // only, so every level the loop makes is pinned kernel memory. On the ext4
@@ -36,8 +36,8 @@ export async function prepareTree(ctx: ScenarioContext, filesystem: TreeFilesyst
   await fs.mkdir(dir, { recursive: true });
   let mounted = false;
   if (filesystem === 'tmpfs') {
-    await run('mount', ['-t', 'tmpfs', '-o', `nr_inodes=${inodes},mode=0755`, 'isolab-dentry', dir],
-      { timeout: 30_000 });
+    const options = `nr_inodes=${inodes},mode=0755`;
+    await run('mount', ['-t', 'tmpfs', '-o', options, 'isolab-dentry', dir], { timeout: 30_000 });
     mounted = true;
   }
   const release = async () => {
@@ -72,7 +72,8 @@ export async function deleteTree(ctx: ScenarioContext, dir: string): Promise<Del
 }
 
 /** Deletes the chain below the tree's directory, leaving the directory. */
-export async function deleteChain(ctx: ScenarioContext, tree: OffenderTree): Promise<DeltreeReport> {
+export async function deleteChain(ctx: ScenarioContext, tree: OffenderTree):
+  Promise<DeltreeReport> {
   const chain = path.join(tree.dir, 'x');
   if (!(await fs.access(chain).then(() => true, () => false))) {
     return { removed: 0, maxDepth: 0, errno: '', ms: 0 };

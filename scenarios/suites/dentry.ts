@@ -23,19 +23,19 @@ import { scenarios } from './index.js';
 const MiB = 1024 * 1024;
 
 /**
- * Sizes and factors. Measured on Debian 6.1 under TCG with 2 vCPUs: on the
- * ext4 work disk a chain level costs about 3.8 KiB of slab plus a 4 KiB
- * directory block in the page cache, deleting the chain takes 1 to 3 ms a
- * level, and the victim's run takes 0.7 to 4 s alone.
+ * Sizes and factors. Measured on Debian 6.1 under TCG with 2 vCPUs, a level
+ * of the chain on a tmpfs costs about 1 KiB of slab, so 24 MiB hold 25000
+ * levels, made in 2 to 5 s and deleted by deltree in 17 s. The victim's run
+ * takes 0.2 to 0.7 s alone and up to twice that beside the offender.
  */
 export const DENTRY = {
-  /** Where the chain grows: a tmpfs bound into the offender, or the work disk (see dentry-tree.ts). */
+  /** The filesystem of the chain: a tmpfs, or the work disk (see dentry-tree.ts). */
   offenderFilesystem: 'tmpfs' as TreeFilesystem,
   /** nr_inodes of the tmpfs per MiB of the machine, far above what fits in the memory. */
   tmpfsInodesPerMiB: 4096,
   /** The offender's memory.max in the attack, in MiB. */
   offenderMemoryMiB: 24,
-  /** The machine cgroup under the capped parent that holds victim and offender, in MiB. */
+  /** Memory of the machine cgroup, under the capped parent, with victim and offender in it. */
   machineMemoryMiB: 48,
   /** N: files the victim creates. */
   victimFiles: 2000,
@@ -102,7 +102,8 @@ export async function runVictim(ctx: ScenarioContext, id: string, run: number):
     files: 0, filesErrno: `no report (${why})`, mib: 0, allocFailed: true,
     filesMs: Infinity, allocMs: Infinity, ms: Infinity,
   });
-  const args = ['filemaker', `/data/run-${run}`, String(DENTRY.victimFiles), String(DENTRY.victimMiB)];
+  const args = ['filemaker', `/data/run-${run}`, String(DENTRY.victimFiles),
+    String(DENTRY.victimMiB)];
   try {
     const result = await (await startWorkload(ctx, id, args, 120_000)).done;
     const why = result.signal ?? `exit ${result.exitCode}`;
@@ -143,7 +144,8 @@ function victimChecks(reports: FilemakerReport[], baselineMs: number): CheckResu
   return [
     atLeast(`victim creates ${DENTRY.victimFiles} files in every run`,
       files, DENTRY.victimFiles, ' files'),
-    atLeast(`victim allocates ${DENTRY.victimMiB} MiB in every run`, mib, DENTRY.victimMiB, ' MiB'),
+    atLeast(`victim allocates ${DENTRY.victimMiB} MiB in every run`,
+      mib, DENTRY.victimMiB, ' MiB'),
     atMost(`victim's median time is within ${DENTRY.timeFactor}x its baseline`,
       ratio(medianMs(reports), baselineMs), DENTRY.timeFactor, 'x'),
   ];

@@ -43,13 +43,15 @@ export async function attack(run: AttackRun): Promise<SpawnerReport> {
   let pidMax: GlobalPidMax | undefined;
   try {
     if (run.layout.scope === 'global') {
-      pidMax = await GlobalPidMax.lower(ctx, FORKBOMB.globalFreePids, FORKBOMB.restoreBoundSeconds);
+      const { globalFreePids, restoreBoundSeconds } = FORKBOMB;
+      pidMax = await GlobalPidMax.lower(ctx, globalFreePids, restoreBoundSeconds);
       result.metrics.globalPidMax = pidMax.value;
       result.metrics.globalPidMaxBefore = pidMax.previous;
     }
     return await sampleDuring(sampler, async () => {
       const bombArgs = ['forkbomb', String(FORKBOMB.bombTasks), String(FORKBOMB.bombSeconds)];
-      const bomb = await startWorkload(ctx, run.offender, bombArgs, (FORKBOMB.bombSeconds + 10) * 1000);
+      const bombBoundMs = (FORKBOMB.bombSeconds + 10) * 1000;
+      const bomb = await startWorkload(ctx, run.offender, bombArgs, bombBoundMs);
       const saturated = await saturate(counters, limited);
       result.metrics.offenderSaturatedPids = saturated.value ?? null;
       result.metrics.offenderSaturated = saturated.met;

@@ -1,6 +1,6 @@
 // Swap for the paging scenario: the target's own swap when it has some, or
-// a swap file on the work disk for the length of one phase. swapon is
-// host-wide, so a restorer process is started first; it turns the file off
+// a swap file on the work disk for the length of one phase. Because swapon
+// is host-wide, a restorer process is started first. It turns the file off
 // when the phase ends, after a bound, or when the harness dies.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -57,7 +57,7 @@ export async function acquireSwap(ctx: ScenarioContext, sizeMiB: number, boundSe
   return { source: 'file', sizeMiB, release: () => releaseFile(ctx, file, restorer) };
 }
 
-/** Writes MiB of zeros, because a swap file must have no holes and fallocate does not promise that. */
+/** Writes MiB of zeros: a swap file must have no holes, which fallocate does not promise. */
 async function writeZeros(file: string, mib: number): Promise<void> {
   const handle = await fs.open(file, 'w', 0o600);
   try {
@@ -84,7 +84,7 @@ async function startRestorer(ctx: ScenarioContext, file: string, boundSeconds: n
   return restorer;
 }
 
-/** Turns the swap file off (reading every swapped page back), ends the restorer, removes the file. */
+/** Turns the swap file off (which reads every swapped page back) and removes it. */
 async function releaseFile(ctx: ScenarioContext, file: string, restorer: ChildProcess):
   Promise<void> {
   await run('swapoff', [file], { timeout: 120_000 }).catch((err: Error) => {

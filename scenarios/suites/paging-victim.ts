@@ -8,7 +8,7 @@ import { pollUntilSettled, type Sampler } from '../framework/poll.js';
 import type { ScenarioContext } from '../framework/types.js';
 import { PAGING } from './paging.js';
 
-/** What the victim measured over one window. */
+/** The victim's figures over one window. */
 export interface TouchWindow {
   passes: number;
   p50Us: number;
@@ -63,11 +63,13 @@ export async function measureVictim(
   origin: number,
   during: () => Promise<void>,
 ): Promise<TouchWindow> {
-  const boundSeconds = PAGING.baselineSeconds + PAGING.thrashSeconds + 120;
+  // The toucher stops on SIGUSR1 at the end of the window; this only bounds it.
+  const boundSeconds = 900;
   const args = ['toucher', '/data/working-set', String(PAGING.fileMiB), String(PAGING.anonMiB),
-    String(boundSeconds)];
+    String(boundSeconds), String(PAGING.passPauseMs)];
   const toucher = await startWorkload(ctx, id, args, (boundSeconds + 60) * 1000);
   await toucher.waitForLine(/"ready"/, 120_000);
+
   const before = await settledCounters(counters);
   const started = performance.now();
   let ended = started;
@@ -78,6 +80,7 @@ export async function measureVictim(
     toucher.signal('SIGUSR1');
   }
   const result = await toucher.done;
+
   const windowMs = ended - started;
   const after = await settledCounters(counters);
   const report = lastJsonLine<ToucherReport>(result.stdout);

@@ -52,7 +52,7 @@ static int clear_or_descend(void) {
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
     int is_dir = e->d_type == DT_DIR;
     if (e->d_type == DT_UNKNOWN) {
-      // Some filesystems do not fill d_type: a failed unlink with EISDIR tells.
+      // Some filesystems do not fill d_type, so a failed unlink with EISDIR marks a directory.
       if (unlinkat(dirfd(d), e->d_name, 0) == 0) {
         removed++;
         continue;

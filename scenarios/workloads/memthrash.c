@@ -1,9 +1,10 @@
 // memthrash MIB SECONDS: allocates MIB mebibytes one at a time, touching
 // every page, then writes to every page over and over until SECONDS have
-// passed. Beyond the memory it may use, the pages it touches must come back
+// passed (counted from the start, so a throttled allocation ends in time
+// too). Beyond the memory it may use, the pages it touches must come back
 // from swap, so it keeps reclaim busy for the whole run. Prints a progress
-// line per 16 MiB and {"mib":M,"passes":P,"ms":T} at the end; the OOM
-// killer may end it first.
+// line per 16 MiB and {"mib":M,"passes":P,"ms":T} with the MiB it
+// allocated at the end. The OOM killer may end it first.
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -31,18 +32,21 @@ int main(int argc, char **argv) {
     perror("memthrash: mmap");
     return 1;
   }
-  for (long i = 0; i < mib; i++) {
+  long allocated = 0;
+  for (long i = 0; i < mib && now_ms() - start < seconds * 1e3; i++) {
     for (long off = 0; off < (1 << 20); off += page) mem[(i << 20) + off] = (char)i;
+    allocated = i + 1;
     if ((i + 1) % 16 == 0) {
       printf("{\"allocatedMib\":%ld,\"ms\":%.0f}\n", i + 1, now_ms() - start);
       fflush(stdout);
     }
   }
   long passes = 0;
+  size_t touched = (size_t)allocated << 20;
   while (now_ms() - start < seconds * 1e3) {
-    for (size_t off = 0; off < bytes; off += (size_t)page) mem[off]++;
+    for (size_t off = 0; off < touched; off += (size_t)page) mem[off]++;
     passes++;
   }
-  printf("{\"mib\":%ld,\"passes\":%ld,\"ms\":%.0f}\n", mib, passes, now_ms() - start);
+  printf("{\"mib\":%ld,\"passes\":%ld,\"ms\":%.0f}\n", allocated, passes, now_ms() - start);
   return 0;
 }

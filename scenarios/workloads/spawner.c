@@ -1,4 +1,4 @@
-// spawner K [wait]: forks K children one after another; each child execs
+// spawner K [wait]: forks K children one after another. Each child execs
 // this program with the argument "child", which exits 0 at once, and the
 // parent waits for it. A failed fork is counted and the next one is tried.
 // With "wait", it prints {"ready":true} and starts on SIGUSR1 (or gives up

@@ -1,12 +1,14 @@
-// toucher FILE FILE_MIB ANON_MIB SECONDS: keeps a working set hot. It writes
-// FILE_MIB MiB to FILE (fsync'd, so the page cache holds clean pages that
-// reclaim could drop) and maps it, allocates ANON_MIB MiB of anonymous
-// memory, touches every page once, prints {"ready":true} and then touches
-// all pages over and over, 16 pages per timed chunk, until SIGUSR1 or
-// SECONDS. A chunk that needs a major fault (a refault from disk or swap)
-// takes far longer than one that hits memory, so the tail of the chunk
-// latencies shows whether the working set stayed resident. Prints
-//   {"passes":P,"chunks":C,"p50Us":A,"p99Us":B,"maxUs":M,"majorFaults":F,"ms":T}
+// toucher FILE FILE_MIB ANON_MIB SECONDS [PAUSE_MS]: keeps a working set
+// hot. It writes FILE_MIB MiB to FILE (fsync'd, so that its page cache
+// pages are clean and reclaim could drop them) and maps it, allocates
+// ANON_MIB MiB of anonymous memory, touches every page once, prints
+// {"ready":true} and then touches every page over and over, timing each
+// pass over the whole working set and pausing PAUSE_MS (default 2) between
+// passes, until SIGUSR1 or SECONDS. A pass that needs major faults
+// (refaults from disk or swap) takes far longer than one that hits memory,
+// so the tail of the pass times shows whether the working set stayed
+// resident. Prints
+//   {"passes":P,"p50Us":A,"p99Us":B,"maxUs":M,"majorFaults":F,"ms":T}
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -19,10 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNK_PAGES 16
-
-// Chunk latencies go into a histogram with 20 buckets per decade from 0.1 us
-// to 10 s, so memory use does not grow with the run; quantiles are read as
+// Pass times go into a histogram with 20 buckets per decade from 0.1 us
+// to 10 s, so memory use does not grow with the run. Quantiles are read as
 // a bucket's upper edge, which is within 12% of the true value.
 #define BUCKETS_PER_DECADE 20
 #define BUCKETS (8 * BUCKETS_PER_DECADE)
@@ -30,7 +30,7 @@
 #define BUCKET_RATIO 1.1220184543019633
 static long histogram[BUCKETS];
 static double upper_edge[BUCKETS];
-static long chunks;
+static long passes;
 
 static volatile sig_atomic_t stop;
 static void on_signal(int signo) { (void)signo; stop = 1; }
@@ -52,12 +52,12 @@ static void record(double us) {
     else lo = mid + 1;
   }
   histogram[lo]++;
-  chunks++;
+  passes++;
 }
 
-// Returns the upper edge of the bucket that holds quantile q, in us.
+// Returns the upper edge of the bucket with quantile q in it, in us.
 static double quantile(double q) {
-  long rank = (long)(q * (double)(chunks - 1)), seen = 0;
+  long rank = (long)(q * (double)(passes - 1)), seen = 0;
   for (int b = 0; b < BUCKETS; b++) {
     seen += histogram[b];
     if (seen > rank) return upper_edge[b];
@@ -85,29 +85,26 @@ static long major_faults(void) {
   return ru.ru_majflt;
 }
 
-// Touches one region in chunks; records each chunk's latency when timed.
-static unsigned touch(char *p, size_t bytes, int write, long page, int timed) {
+// Touches every page of one region once: reads for the file, writes for
+// the anonymous memory, which keeps those pages dirty.
+static unsigned touch(char *p, size_t bytes, int write, long page) {
   unsigned sum = 0;
-  size_t chunk = (size_t)page * CHUNK_PAGES;
-  for (size_t off = 0; off < bytes && !stop; off += chunk) {
-    double t0 = now_us();
-    for (size_t o = off; o < off + chunk && o < bytes; o += (size_t)page) {
-      if (write) p[o]++;
-      else sum += (unsigned char)((volatile char *)p)[o];
-    }
-    if (timed) record(now_us() - t0);
+  for (size_t off = 0; off < bytes && !stop; off += (size_t)page) {
+    if (write) p[off]++;
+    else sum += (unsigned char)((volatile char *)p)[off];
   }
   return sum;
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: toucher FILE FILE_MIB ANON_MIB SECONDS\n");
+  if (argc != 5 && argc != 6) {
+    fprintf(stderr, "usage: toucher FILE FILE_MIB ANON_MIB SECONDS [PAUSE_MS]\n");
     return 2;
   }
   size_t file_bytes = strtoul(argv[2], NULL, 10) << 20;
   size_t anon_bytes = strtoul(argv[3], NULL, 10) << 20;
   double seconds = strtod(argv[4], NULL);
+  useconds_t pause_us = (useconds_t)(argc == 6 ? strtol(argv[5], NULL, 10) * 1000 : 2000);
   long page = sysconf(_SC_PAGESIZE);
   struct sigaction sa = {0};
   sa.sa_handler = on_signal;
@@ -122,24 +119,23 @@ int main(int argc, char **argv) {
     fprintf(stderr, "toucher: setting up the working set failed: %s\n", strerror(errno));
     return 1;
   }
-  unsigned sum = touch(file, file_bytes, 0, page, 0) + touch(anon, anon_bytes, 1, page, 0);
+  unsigned sum = touch(file, file_bytes, 0, page) + touch(anon, anon_bytes, 1, page);
   printf("{\"ready\":true}\n");
   fflush(stdout);
 
   long faults0 = major_faults();
   double start = now_us();
-  long passes = 0;
   while (!stop && now_us() - start < seconds * 1e6) {
-    sum += touch(file, file_bytes, 0, page, 1);
-    sum += touch(anon, anon_bytes, 1, page, 1);
-    passes++;
-    usleep(2000);
+    double t0 = now_us();
+    sum += touch(file, file_bytes, 0, page);
+    sum += touch(anon, anon_bytes, 1, page);
+    if (!stop) record(now_us() - t0);
+    usleep(pause_us);
   }
   double elapsed = now_us() - start;
   long faults = major_faults() - faults0;
-  printf("{\"passes\":%ld,\"chunks\":%ld,\"p50Us\":%.1f,\"p99Us\":%.1f,\"maxUs\":%.1f,"
+  printf("{\"passes\":%ld,\"p50Us\":%.1f,\"p99Us\":%.1f,\"maxUs\":%.1f,"
          "\"majorFaults\":%ld,\"ms\":%.0f,\"checksum\":%u}\n",
-         passes, chunks, quantile(0.5), quantile(0.99), max_us, faults, elapsed / 1e3,
-         sum & 0xff);
+         passes, quantile(0.5), quantile(0.99), max_us, faults, elapsed / 1e3, sum & 0xff);
   return 0;
 }
