@@ -93,9 +93,15 @@ export class AgentClient {
   }
 }
 
+/**
+ * The host root as a qemu guest mounts it over 9p. The guest's own /tmp is a
+ * tmpfs, so a checkout under /tmp (as a CI clone may be) is reached here.
+ */
+export const GUEST_HOST_ROOT = '/run/isolab/host';
+
 /** Returns the agent's command line: state root, work dir, and whether to protect the harness. */
-export function agentCommand(stateRoot: string, workDir: string, protect: boolean): string[] {
-  return ['node', agentEntry(), stateRoot, workDir, ...(protect ? ['--protect'] : [])];
+export function agentCommand(stateRoot: string, workDir: string, protect: boolean, hostRoot = ''): string[] {
+  return ['node', `${hostRoot}${agentEntry()}`, stateRoot, workDir, ...(protect ? ['--protect'] : [])];
 }
 
 /** Starts the agent on a machine reached by an ssh2 client. */

@@ -6,7 +6,7 @@ import { describeCheck } from '../framework/checks.js';
 import { scenarios } from '../suites/index.js';
 import '../suites/all.js';
 import type { Phase, PhaseResult, TargetFacts } from '../framework/types.js';
-import { agentCommand, startAgentOverSsh, type AgentClient } from '../agent/client.js';
+import { agentCommand, GUEST_HOST_ROOT, startAgentOverSsh, type AgentClient } from '../agent/client.js';
 import { ATTACHMENT_NAME, type PhaseAttachment, type TargetInfo } from '../../reports/model.js';
 import { renderChart } from '../../reports/chart.js';
 import { connectProjectVm, projectVm, type TargetOptions } from './target.js';
@@ -24,7 +24,8 @@ const test = base.extend<{}, TargetOptions & { agent: Agent }>({
     const record = await projectVm(project);
     const ssh = await connectProjectVm(record);
     const log = (text: string) => process.stdout.write(`[${project}] ${text}\n`);
-    const client = await startAgentOverSsh(ssh, agentCommand(GUEST_STATE_ROOT, `${record.workDir}/scenarios`, true), log);
+    const command = agentCommand(GUEST_STATE_ROOT, `${record.workDir}/scenarios`, true, GUEST_HOST_ROOT);
+    const client = await startAgentOverSsh(ssh, command, log);
     const facts = await client.prepare();
     const target: TargetInfo = {
       target: project,
