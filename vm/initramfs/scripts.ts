@@ -108,8 +108,7 @@ $bb mkdir -p /run/lock /dev/pts /dev/shm
 echo "127.0.1.1 $ISOLAB_HOSTNAME" >> /etc/hosts
 $bb mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 $bb mount -t tmpfs -o mode=1777,nosuid,nodev shm /dev/shm
-# /tmp stays part of the overlay root: the host's /tmp shows through, since a
-# project checked out under /tmp must be visible at the same path in the guest.
+$bb mount -t tmpfs -o mode=1777 tmp /tmp
 $bb hostname "$ISOLAB_HOSTNAME"
 $bb ip link set lo up
 $bb ip link set eth0 up
