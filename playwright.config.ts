@@ -32,6 +32,7 @@ function targetProjects(kernel: string, cgroup: 'v1' | 'v2'): Project[] {
       use,
       teardown: `${name}-teardown`,
       dependencies: AFTER_VM_TESTS,
+      retries: VM_RETRIES,
       timeout: 20 * 60_000,
     },
     { name, testMatch: /scenarios\/specs\/isolation\.spec\.ts$/, use, dependencies: [`${name}-setup`], retries: VM_RETRIES },
@@ -60,6 +61,7 @@ export default defineConfig({
       name: 'vm-setup',
       testMatch: /vm\/test\/.*\.setup\.ts$/,
       dependencies: SEQUENTIAL ? ['leak-check'] : [],
+      retries: VM_RETRIES,
       timeout: 30 * 60_000,
     },
     {
