@@ -18,7 +18,7 @@ export const DEFAULT_TARGET = 'qemu-debian-6.1-v2';
 const SEQUENTIAL = Boolean(process.env.ISOLAB_SEQUENTIAL_VMS);
 const AFTER_VM_TESTS = SEQUENTIAL ? ['vm-leak-check'] : [];
 // A VM boot or a phase under TCG on a loaded host can fail for reasons of
-// load alone; one retry tells that from a failure that repeats, and the
+// load alone; one retry separates that from a failure that repeats, and the
 // summary counts a test that passed on retry as flaky-passed.
 const VM_RETRIES = 1;
 

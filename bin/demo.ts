@@ -25,7 +25,7 @@ function workloadsDir(): string {
 
 /** Runs the demonstration and returns 0 when every limit held. */
 export async function runDemo(root: string): Promise<number> {
-  // A root of its own, beside the given one, so gc of that root never sees it.
+  // A root of its own, beside the given one, so gc of that root never finds it.
   const engine = new Engine(`${root.replace(/\/+$/, '')}-demo`);
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'isolab-demo-'));
   const id = `demo-${process.pid}`;

@@ -244,35 +244,6 @@ static void kill_and_reap(pid_t pid)
     ;
 }
 
-/* Waits for `go` on fd 3 and passes it to init; a closed sync socket means init died. */
-static int relay_go(int sync_fd)
-{
-  struct pollfd fds[2] = { { .fd = CONTROL_FD, .events = POLLIN }, { .fd = sync_fd, .events = POLLIN } };
-  char line[LINE_MAX_BYTES];
-  int rc;
-
-  for (;;) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR)
-        continue;
-      return fail_errno("sync", "-", "poll");
-    }
-    if (fds[1].revents)
-      return fail("sync", "-", EPIPE, "init exited before go");
-    if (fds[0].revents)
-      break;
-  }
-  rc = read_line(CONTROL_FD, line, sizeof line);
-  if (rc == 0)
-    return fail("sync", "-", EPIPE, "control socket closed before go");
-  if (rc < 0)
-    return fail_errno("sync", "-", "read control socket");
-  if (strcmp(line, "go") != 0)
-    return fail("sync", line, EPROTO, "expected go");
-  if (sync_send(sync_fd, "go") < 0)
-    return fail_errno("sync", "-", "pass go to init");
-  return 0;
-}
 
 /* Returns the `oom_kill` count of a `key value` file, or -1 when the file or key is missing. */
 static long long read_oom_kills(const char *path)
@@ -450,7 +421,7 @@ int run_create(const struct plan *plan)
     goto failed;
   }
   snprintf(line, sizeof line, "pid\t%d", (int)init_pid);
-  if (send_line(CONTROL_FD, line) < 0 || relay_go(sync[0]) < 0)
+  if (send_line(CONTROL_FD, line) < 0 || relay_go(sync[0], "init", 0) < 0)
     goto failed;
   rc = relay_ready(sync[0], init_pid);
   if (rc > 0) {

@@ -77,37 +77,6 @@ failed:
   _exit(1);
 }
 
-/* Waits for `go` or `abort ERRNO` on fd 3; returns 0 after passing `go` on to the child. */
-static int relay_go(int sync_fd)
-{
-  struct pollfd fds[2] = { { .fd = CONTROL_FD, .events = POLLIN }, { .fd = sync_fd, .events = POLLIN } };
-  char line[LINE_MAX_BYTES];
-  int rc;
-
-  for (;;) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR)
-        continue;
-      return fail_errno("sync", "-", "poll");
-    }
-    if (fds[1].revents)
-      return fail("sync", "-", EPIPE, "process exited before go");
-    if (fds[0].revents)
-      break;
-  }
-  rc = read_line(CONTROL_FD, line, sizeof line);
-  if (rc == 0)
-    return fail("sync", "-", EPIPE, "control socket closed before go");
-  if (rc < 0)
-    return fail_errno("sync", "-", "read control socket");
-  if (strncmp(line, "abort\t", 6) == 0)
-    return fail("cgroup", "-", atoi(line + 6), "aborted");
-  if (strcmp(line, "go") != 0)
-    return fail("sync", line, EPROTO, "expected go or abort");
-  if (sync_send(sync_fd, "go") < 0)
-    return fail_errno("sync", "-", "pass go to the process");
-  return 0;
-}
 
 /*
  * Relays the child's messages until its sync socket closes. Returns 0 when
@@ -247,7 +216,7 @@ int run_exec(const struct plan *plan)
     fail_errno("sync", "-", "write control socket");
     goto failed;
   }
-  if (relay_go(sync[0]) < 0)
+  if (relay_go(sync[0], "the process", 1) < 0)
     goto failed;
   if (relay_exec(sync[0], pid) < 0) {
     wait_exit_code(pid);

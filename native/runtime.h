@@ -149,6 +149,7 @@ int write_all(int fd, const char *buf, size_t len);
 int send_line(int fd, const char *line);
 int read_line(int fd, char *buf, size_t size);
 int sync_send(int fd, const char *message);
+int relay_go(int sync_fd, const char *child, int accept_abort);
 ssize_t sync_recv(int fd, char *buf, size_t size);
 int move_fd_above(int fd, int min_fd);
 int close_fds_except(int first, const int *keep, size_t keep_count);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,4 +343,45 @@ int read_last_cap(void)
       return cap - 1;
   }
   return 63;
+}
+
+/*
+ * Waits for `go` on fd 3 and passes it to the child; a closed sync socket
+ * means the child died. With accept_abort (exec), `abort ERRNO` ends the
+ * wait with that errno instead.
+ */
+int relay_go(int sync_fd, const char *child, int accept_abort)
+{
+  struct pollfd fds[2] = { { .fd = CONTROL_FD, .events = POLLIN }, { .fd = sync_fd, .events = POLLIN } };
+  char line[LINE_MAX_BYTES];
+  char detail[64];
+  int rc;
+
+  for (;;) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      return fail_errno("sync", "-", "poll");
+    }
+    if (fds[1].revents) {
+      snprintf(detail, sizeof detail, "%s exited before go", child);
+      return fail("sync", "-", EPIPE, detail);
+    }
+    if (fds[0].revents)
+      break;
+  }
+  rc = read_line(CONTROL_FD, line, sizeof line);
+  if (rc == 0)
+    return fail("sync", "-", EPIPE, "control socket closed before go");
+  if (rc < 0)
+    return fail_errno("sync", "-", "read control socket");
+  if (accept_abort && strncmp(line, "abort\t", 6) == 0)
+    return fail("cgroup", "-", atoi(line + 6), "aborted");
+  if (strcmp(line, "go") != 0)
+    return fail("sync", line, EPROTO, accept_abort ? "expected go or abort" : "expected go");
+  if (sync_send(sync_fd, "go") < 0) {
+    snprintf(detail, sizeof detail, "pass go to %s", child);
+    return fail_errno("sync", "-", detail);
+  }
+  return 0;
 }

@@ -23,7 +23,7 @@ done
 if ((${#missing[@]})); then
   apt-get update -qq
   # openssh-server must not start an sshd on the host: a policy-rc.d that
-  # answers 101 tells the package scripts not to start services.
+  # exits 101 tells the package scripts not to start services.
   policy=/usr/sbin/policy-rc.d
   made_policy=false
   if [[ ! -e $policy ]]; then

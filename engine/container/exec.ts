@@ -29,7 +29,7 @@ export interface ExecOptions {
   timeoutMs?: number;
 }
 
-/** How an exec'd process ended. */
+/** The end of an exec'd process: its exit code or signal. */
 export interface ExecResult {
   pid: number;
   exitCode: number | null;

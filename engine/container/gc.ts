@@ -7,7 +7,7 @@ import { deleteLocked } from './delete.js';
 
 const CONTROLLERS: ControllerName[] = ['memory', 'pids', 'cpu', 'cpuset', 'io', 'freezer'];
 
-/** What gc removed. */
+/** The objects gc removed. */
 export interface GcReport {
   containers: string[];
   cgroups: string[];
@@ -67,7 +67,7 @@ export async function collectGarbage(store: StateStore): Promise<GcReport> {
 async function isOrphan(store: StateStore, id: string): Promise<boolean> {
   if (!(await store.exists(id))) return true;
   const record = await store.read(id).catch(() => undefined);
-  // A corrupt record is left for `delete -f`, which says what it removes.
+  // A corrupt record is left for `delete -f`, which names what it removes.
   if (!record) return false;
   if (isAlive(record.monitorPid, record.monitorStartTime)) return false;
   // A monitor that ended normally wrote exit.json first: that is a stopped

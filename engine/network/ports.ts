@@ -1,5 +1,5 @@
 // Host port checks for published ports: whether 127.0.0.1:PORT is free, and
-// which process holds it when it is not.
+// which process listens on it when it is not.
 import { createServer } from 'node:net';
 import { promises as fs } from 'node:fs';
 

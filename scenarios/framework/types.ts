@@ -9,7 +9,7 @@ export type Phase = 'baseline' | 'attack' | 'control';
 
 /** One comparison of a measured value with what the guarantee promises. */
 export interface CheckResult {
-  /** What is checked, as a sentence: "victim forks K children without EAGAIN". */
+  /** The checked property, as a sentence: "victim forks K children without EAGAIN". */
   name: string;
   actual: number;
   expected: number;
@@ -25,7 +25,7 @@ export interface CheckResult {
 /** A series of (milliseconds since the phase started, value) samples. */
 export type Series = Array<[number, number]>;
 
-/** What one phase measured. */
+/** The measurements of one phase. */
 export interface PhaseResult {
   scenario: string;
   phase: Phase;
@@ -47,14 +47,14 @@ export interface PhaseResult {
 export interface TargetFacts {
   kernelRelease: string;
   cgroupVersion: 1 | 2;
-  /** Controllers the engine sees, per version. */
+  /** Controllers the engine uses, with the cgroup version of each. */
   controllers: Record<string, 1 | 2>;
   cpus: number;
   memoryMiB: number;
   swapMiB: number;
 }
 
-/** What a scenario phase gets to work with on the target. */
+/** The resources a scenario phase works with on the target. */
 export interface ScenarioContext {
   engine: Engine;
   facts: TargetFacts;
@@ -64,7 +64,7 @@ export interface ScenarioContext {
   rootfs: string;
   /** Directory of the compiled workloads on the target. */
   workloadsDir: string;
-  /** The capped parent cgroup that stands in for the machine during attacks and controls. */
+  /** The capped parent cgroup that plays the machine during attacks and controls. */
   capParent: string;
   /** A unique prefix for container ids and cgroup names of this phase. */
   prefix: string;

@@ -35,7 +35,7 @@ export interface EngineFixtures {
   engine: Engine;
   workDir: string;
   makeBundle: (options: BundleOptions) => Promise<string>;
-  /** Makes a parent cgroup with limits that stands in for the machine in control runs. */
+  /** Makes a parent cgroup with limits that plays the machine in control runs. */
   cappedParent: (resources: LinuxResources) => Promise<string>;
   uniqueId: (prefix: string) => string;
 }
