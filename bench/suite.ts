@@ -14,13 +14,17 @@ const GOAL_MS = 5 * 60_000;
 function main(): void {
   const target = process.argv[2] ?? 'qemu-debian-6.1-v2';
   const started = Date.now();
-  const run = spawnSync(path.join(repoRoot, 'node_modules/.bin/playwright'), ['test', '--project', target, '--reporter', 'line'], {
+  // The config's reporters stay on: results.json is where the phase times come from.
+  const run = spawnSync(path.join(repoRoot, 'node_modules/.bin/playwright'), ['test', '--project', target], {
     cwd: repoRoot,
     stdio: ['ignore', 'inherit', 'inherit'],
     timeout: 60 * 60_000,
   });
   const wallMs = Date.now() - started;
   const results = JSON.parse(readFileSync(path.join(repoRoot, 'results/results.json'), 'utf8')) as ResultsFile;
+  if (Date.parse(results.startedAt) < started - 60_000) {
+    throw new Error(`results/results.json was written by an earlier run (started ${results.startedAt}), not by this one`);
+  }
   const byScenario = new Map<string, number>();
   for (const entry of results.entries) byScenario.set(entry.scenario, (byScenario.get(entry.scenario) ?? 0) + entry.wallMs);
   const phasesMs = [...byScenario.values()].reduce((a, b) => a + b, 0);

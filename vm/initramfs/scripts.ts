@@ -59,11 +59,13 @@ $bb mkdir -p /newroot/run/sshd
 $bb mount -t tmpfs -o mode=0700 roothome /newroot/root
 : > /newroot/etc/resolv.conf
 # -r: no re-exec per connection, which saves loading sshd again under TCG (OpenSSH 9.2).
-# It runs in the background: a failed start shows in sshd.log, and the host then
-# reports a boot timeout or a hang.
+# -D: sshd stays the background job, so its PID is known from the fork on;
+# looking it up by name races with the exec of chroot and sshd under TCG.
+# A failed start shows in sshd.log, which stage 2 prints.
 # ash opens /dev/null for a background job, and devtmpfs has moved to the new root.
 $bb mknod /dev/null c 1 3
-$bb chroot /newroot /usr/sbin/sshd -r -f /run/isolab/sshd_config -E /run/isolab/sshd.log &
+$bb chroot /newroot /usr/sbin/sshd -D -r -f /run/isolab/sshd_config -E /run/isolab/sshd.log &
+echo $! > $guest/sshd.job
 wait $disk_modules || fail "load the disk modules"
 exec $bb switch_root /newroot /run/isolab/busybox init
 `;
@@ -115,9 +117,10 @@ $bb ip link set eth0 up
 $bb ip addr add 10.0.2.15/24 dev eth0
 $bb ip route add default via 10.0.2.2
 # The host connects after this mark, so it waits until sshd listens on port 22
-# (0016 in /proc/net/tcp, state 0A) or has died.
+# (0016 in /proc/net/tcp, state 0A) or has exited.
+sshd_pid=$($bb cat $g/sshd.job)
 until $bb grep -q ':0016 00000000:0000 0A' /proc/net/tcp; do
-  $bb pidof sshd > /dev/null || fail "start sshd (see /run/isolab/sshd.log)"
+  $bb kill -0 "$sshd_pid" 2> /dev/null || { $bb sed 's/^/${BOOT_MARK} sshd.log: /' $g/sshd.log; fail "start sshd"; }
   $bb usleep 20000
 done
 mark sshd
