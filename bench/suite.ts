@@ -14,7 +14,7 @@ const GOAL_MS = 5 * 60_000;
 function main(): void {
   const target = process.argv[2] ?? 'qemu-debian-6.1-v2';
   const started = Date.now();
-  // The config's reporters stay on: results.json is where the phase times come from.
+  // Keeps the config's reporters, because the phase times come from results.json.
   const run = spawnSync(path.join(repoRoot, 'node_modules/.bin/playwright'), ['test', '--project', target], {
     cwd: repoRoot,
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -23,7 +23,7 @@ function main(): void {
   const wallMs = Date.now() - started;
   const results = JSON.parse(readFileSync(path.join(repoRoot, 'results/results.json'), 'utf8')) as ResultsFile;
   if (Date.parse(results.startedAt) < started - 60_000) {
-    throw new Error(`results/results.json was written by an earlier run (started ${results.startedAt}), not by this one`);
+    throw new Error(`results/results.json is stale: its run started at ${results.startedAt}, before this benchmark; check that playwright.config.ts keeps the results reporter`);
   }
   const byScenario = new Map<string, number>();
   for (const entry of results.entries) byScenario.set(entry.scenario, (byScenario.get(entry.scenario) ?? 0) + entry.wallMs);

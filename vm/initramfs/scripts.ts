@@ -120,7 +120,10 @@ $bb ip route add default via 10.0.2.2
 # (0016 in /proc/net/tcp, state 0A) or has exited.
 sshd_pid=$($bb cat $g/sshd.job)
 until $bb grep -q ':0016 00000000:0000 0A' /proc/net/tcp; do
-  $bb kill -0 "$sshd_pid" 2> /dev/null || { $bb sed 's/^/${BOOT_MARK} sshd.log: /' $g/sshd.log; fail "start sshd"; }
+  if ! $bb kill -0 "$sshd_pid" 2> /dev/null; then
+    $bb sed 's/^/${BOOT_MARK} sshd.log: /' $g/sshd.log
+    fail "start sshd"
+  fi
   $bb usleep 20000
 done
 mark sshd
