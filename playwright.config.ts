@@ -55,7 +55,7 @@ export default defineConfig({
     ['./tests/summary-reporter.ts'],
   ],
   projects: [
-    { name: 'unit', testMatch: /engine\/.*\/test\/.*\.spec\.ts$/ },
+    { name: 'unit', testMatch: /(engine\/.*|scenarios|reports)\/test\/.*\.spec\.ts$/ },
     { name: 'engine', testMatch: /tests\/engine\/.*\.spec\.ts$/ },
     {
       name: 'vm-setup',

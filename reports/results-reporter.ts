@@ -14,9 +14,15 @@ export default class ResultsReporter implements Reporter {
 
   onTestEnd(test: TestCase, result: TestResult): void {
     const attachment = result.attachments.find((a) => a.name === ATTACHMENT_NAME && a.body);
-    if (!attachment?.body) return;
+    if (!attachment?.body) {
+      // A retry that ended before it measured keeps the earlier attempt's numbers, with its own verdict.
+      const earlier = this.entries.get(test.id);
+      if (earlier) earlier.verdict = verdictOf(test, result);
+      return;
+    }
     const data = JSON.parse(attachment.body.toString('utf8')) as PhaseAttachment;
-    const finding = test.annotations.find((a) => a.type === 'finding')?.description;
+    // This attempt's annotations, which include those the test added while it ran.
+    const finding = result.annotations.find((a) => a.type === 'finding')?.description;
     // A retried test replaces its earlier attempt, so each test counts once.
     this.entries.set(test.id, {
       ...data,
@@ -56,5 +62,6 @@ export default class ResultsReporter implements Reporter {
 function verdictOf(test: TestCase, result: TestResult): Verdict {
   if (result.status === 'skipped') return 'skipped';
   if (test.expectedStatus === 'failed' && result.status === 'failed') return 'expected-failure';
-  return result.status === 'passed' ? 'passed' : 'failed';
+  // Playwright counts a test marked as failing that passes as a failure, and so does the report.
+  return result.status === 'passed' && test.expectedStatus === 'passed' ? 'passed' : 'failed';
 }

@@ -4,6 +4,7 @@
 import { test as base, expect } from '@playwright/test';
 import { describeCheck } from '../framework/checks.js';
 import { scenarios } from '../suites/index.js';
+import { explainsFailures, FINDINGS, findingEvidence, findingFor } from '../findings.js';
 import '../suites/all.js';
 import type { Phase, PhaseResult, TargetFacts } from '../framework/types.js';
 import { agentCommand, GUEST_HOST_ROOT, startAgentOverSsh, type AgentClient } from '../agent/client.js';
@@ -69,6 +70,13 @@ for (const scenario of scenarios) {
           const broken = result.checks.filter((c) => !c.pass);
           expect(broken.length, `the control must break a victim check:\n${report}`).toBeGreaterThan(0);
           return;
+        }
+        // A known kernel finding turns exactly its own broken checks into an expected failure.
+        const judged = phase === 'attack' ? [...result.checks, ...result.offenderChecks] : result.checks;
+        const finding = findingFor(FINDINGS, scenario.name, phase, agent.target);
+        if (finding && explainsFailures(finding, judged)) {
+          test.info().annotations.push({ type: 'finding', description: findingEvidence(finding, agent.target, judged) });
+          test.fail();
         }
         for (const check of result.checks) expect(check.pass, `victim: ${describeCheck(check)}\n${report}`).toBe(true);
         if (phase === 'attack') {
