@@ -52,7 +52,7 @@ export default defineConfig({
     ['junit', { outputFile: 'results/junit.xml' }],
     ['allure-playwright', { resultsDir: 'results/allure-results' }],
     ['./reports/results-reporter.ts', { outputFile: 'results/results.json' }],
-    ['./tests/summary-reporter.ts'],
+    ['./reports/summary-reporter.ts'],
   ],
   projects: [
     { name: 'unit', testMatch: /(engine\/.*|scenarios|reports)\/test\/.*\.spec\.ts$/ },

@@ -8,8 +8,9 @@ export default class SummaryReporter implements Reporter {
   private readonly started = Date.now();
 
   onTestEnd(test: TestCase, result: TestResult): void {
-    // Count each test once, by its final outcome after retries.
-    if (result.retry < test.retries && result.status !== 'passed' && result.status !== 'skipped') return;
+    // Count each test once, by its final outcome: Playwright retries only a result it did not expect.
+    const unexpected = result.status !== test.expectedStatus && result.status !== 'skipped';
+    if (unexpected && result.retry < test.retries) return;
     const outcome = test.outcome();
     if (outcome === 'skipped') this.skipped++;
     else if (outcome === 'expected' || outcome === 'flaky') this.passed++;
