@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { EngineError, invalidField } from '../errors.js';
 import type { LinuxMemory, LinuxResources } from '../spec/oci.js';
 import {
-  exists, readFlatKeyed, readInteger, readIntegerOptional, readOptional, readRequired,
+  exists, readFlatKeyed, readInteger, readIntegerOptional, readOptional, readRequired, writeValue,
 } from './files.js';
 import {
   parseMax, setField, setsAnything, type ControllerDirs, type ControllerOps,
@@ -190,6 +190,18 @@ async function applyLimitAndSwapV1(dir: string, memory: LinuxMemory): Promise<vo
 }
 
 /** Parses a v1 limit: the kernel's "unlimited" value is null. */
+/**
+ * Makes a new v1 memory cgroup hierarchical, so that its parent's limit
+ * covers it. Before 5.11, memory.use_hierarchy is 0 in the root and in new
+ * cgroups unless an init such as systemd sets it, and a child is then not
+ * charged to its parent. Children inherit the value, so it is set before the
+ * first child exists. Later kernels always read 1 and reject a write of 0.
+ */
+export async function makeHierarchicalV1(dir: string): Promise<void> {
+  const file = join(dir, 'memory.use_hierarchy');
+  if ((await readOptional(file)) === '0') await writeValue(file, '1');
+}
+
 export function parseV1Limit(text: string): number | null {
   const value = Number(text);
   return value >= v1Unlimited || value === -1 ? null : value;

@@ -17,7 +17,7 @@ import {
   checkAvailable, checkPid, joinCgroup, makeDir, pathPrefixes, removeTree, systemOf,
   type CgroupPart, type CgroupSystem, type ManagerOptions,
 } from './manager.js';
-import { memoryV1, parseV1Limit } from './memory.js';
+import { makeHierarchicalV1, memoryV1, parseV1Limit } from './memory.js';
 import { v1MountOf, v1Names, type CgroupLayout } from './mounts.js';
 import type { ControllerDirs, ControllerOps } from './ops.js';
 import { pidsV1 } from './pids.js';
@@ -65,15 +65,21 @@ export class CgroupV1 implements CgroupPart {
     return [...this.created];
   }
 
-  /** Creates the path in each hierarchy. A new cpuset cgroup copies its parent's CPUs. */
+  /**
+   * Creates the path in each hierarchy. A new cpuset cgroup copies its
+   * parent's CPUs, and a new memory cgroup is made hierarchical.
+   */
   async create(): Promise<void> {
     const cpusetMount = v1MountOf(this.layout, 'cpuset');
+    const memoryMount = v1MountOf(this.layout, 'memory');
     for (const mountPoint of this.mountPoints) {
       let parent = mountPoint;
       for (const prefix of pathPrefixes(this.path)) {
         const dir = join(mountPoint, prefix);
-        if (await makeDir(this.system, dir)) this.created.add(prefix);
+        const isNew = await makeDir(this.system, dir);
+        if (isNew) this.created.add(prefix);
         if (mountPoint === cpusetMount) await inheritCpusetV1(parent, dir);
+        if (isNew && mountPoint === memoryMount) await makeHierarchicalV1(dir);
         parent = dir;
       }
     }

@@ -50,6 +50,8 @@ export const v1Files: Record<string, Record<string, string>> = {
     'memory.kmem.usage_in_bytes': '0',
     'memory.failcnt': '0',
     'memory.swappiness': '60',
+    // As on kernels before 5.11, where a new cgroup is not hierarchical.
+    'memory.use_hierarchy': '0',
     'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n',
     'memory.stat': 'cache 0\nrss 0\n',
   },

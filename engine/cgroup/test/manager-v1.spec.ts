@@ -30,6 +30,19 @@ test('create makes the path in each used hierarchy only', async () => {
   expect(cgroup.createdPaths).toEqual(['isolab', 'isolab/web1']);
 });
 
+test('create makes new memory cgroups hierarchical', async () => {
+  await cgroup.create();
+  expect(await fake.read('sys/fs/cgroup/memory/isolab/memory.use_hierarchy')).toBe('1');
+  expect(await fake.read(`${v1('memory')}/memory.use_hierarchy`)).toBe('1');
+});
+
+test('create leaves an existing memory cgroup alone', async () => {
+  await fake.system.makeDir?.(join(fake.root, 'sys/fs/cgroup/memory/isolab'));
+  await cgroup.create();
+  expect(await fake.read('sys/fs/cgroup/memory/isolab/memory.use_hierarchy')).toBe('0');
+  expect(await fake.read(`${v1('memory')}/memory.use_hierarchy`)).toBe('1');
+});
+
 test('create denies devices but the defaults', async () => {
   await cgroup.create();
   // The fake records the last write to each file, as the kernel's files do not.
