@@ -1,5 +1,5 @@
 // The `isolab` command.
-import { EngineError } from '../engine/errors.js';
+import { IsolabError } from '../engine/errors.js';
 import { DEFAULT_ROOT } from '../engine/state.js';
 import { configureLog, log } from './log.js';
 import { ENGINE_USAGE, runEngineCommand } from './engine-cli.js';
@@ -49,8 +49,8 @@ function splitGlobal(argv: string[]): { root: string; verbose: boolean; json: bo
   return { ...options, rest: [...engineFirst, ...argv.slice(i)] };
 }
 
-function usage(reason: string): EngineError {
-  return new EngineError({ kind: 'invalid-input', op: 'parse the command line', reason: `${reason}; see \`isolab --help\`` });
+function usage(reason: string): IsolabError {
+  return new IsolabError({ kind: 'invalid-input', op: 'parse the command line', reason: `${reason}; see \`isolab --help\`` });
 }
 
 /** Runs the command line and exits with its status. */
@@ -106,7 +106,7 @@ function reportError(err: unknown, verbose: boolean): number {
     log('error', 'cli.usage', `could not parse the command line: ${(err as Error).message}; see \`isolab engine --help\``);
     return 2;
   }
-  if (err instanceof EngineError) {
+  if (err instanceof IsolabError) {
     log('error', `engine.${err.kind}`, err.message);
     if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
     return err.kind === 'invalid-input' && err.op === 'parse the command line' ? 2 : 1;

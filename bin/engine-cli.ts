@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { promises as fs } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Engine } from '../engine/index.js';
-import { EngineError, fromSystemError } from '../engine/errors.js';
+import { IsolabError, fromSystemError } from '../engine/errors.js';
 import { parseJson, parseProcess } from '../engine/spec/validate.js';
 import type { LinuxResources } from '../engine/spec/oci.js';
 import { defaultSpec } from '../engine/spec/generate.js';
@@ -43,8 +43,8 @@ Global options: --root DIR (state directory, default /run/isolab), --verbose,
 --json (log entries as JSON lines), --version; runc's --log and --log-format
 are accepted and ignored.`;
 
-function usageError(reason: string): EngineError {
-  return new EngineError({ kind: 'invalid-input', op: 'parse the command line', reason: `${reason}; see \`isolab engine --help\`` });
+function usageError(reason: string): IsolabError {
+  return new IsolabError({ kind: 'invalid-input', op: 'parse the command line', reason: `${reason}; see \`isolab engine --help\`` });
 }
 
 // Signals `run` passes on to the container's init, as runc does.
@@ -70,8 +70,8 @@ function forwardSignals(engine: Engine, id: string): void {
   }
 }
 
-function unsupported(option: string, reason: string): EngineError {
-  return new EngineError({ kind: 'unsupported', op: 'accept option', value: option, reason });
+function unsupported(option: string, reason: string): IsolabError {
+  return new IsolabError({ kind: 'unsupported', op: 'accept option', value: option, reason });
 }
 
 function requireId(positionals: string[], verb: string): string {
@@ -327,7 +327,7 @@ async function specCommand(argv: string[]): Promise<number> {
   });
   const file = `${values.bundle}/config.json`;
   const exists = await fs.access(file).then(() => true, () => false);
-  if (exists) throw new EngineError({ kind: 'already-exists', op: 'write spec', value: file, reason: 'the file exists' });
+  if (exists) throw new IsolabError({ kind: 'already-exists', op: 'write spec', value: file, reason: 'the file exists' });
   const spec = defaultSpec({ rootfs: values.rootfs, userns: values.userns });
   // `isolab engine spec -- sleep 600` sets process.args; runc's default `sh`
   // exits at once without a terminal.

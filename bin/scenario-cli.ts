@@ -2,7 +2,7 @@
 // phases on this machine, for developing scenarios. The suites proper run in
 // a VM through Playwright.
 import { parseArgs } from 'node:util';
-import { EngineError } from '../engine/errors.js';
+import { IsolabError } from '../engine/errors.js';
 import { ScenarioRunner } from '../scenarios/framework/runner.js';
 import { describeCheck } from '../scenarios/framework/checks.js';
 import { scenarios } from '../scenarios/suites/index.js';
@@ -38,10 +38,10 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
     allowPositionals: true,
   });
   if (values.target !== 'local') {
-    throw new EngineError({ kind: 'unsupported', op: 'run scenarios on target', value: values.target, reason: 'use `npm test` for VM targets' });
+    throw new IsolabError({ kind: 'unsupported', op: 'run scenarios on target', value: values.target, reason: 'use `npm test` for VM targets' });
   }
   if (!values['allow-attacks']) {
-    throw new EngineError({ kind: 'invalid-input', op: 'run attacks on this machine', reason: 'it is not disposable; pass --allow-attacks' });
+    throw new IsolabError({ kind: 'invalid-input', op: 'run attacks on this machine', reason: 'it is not disposable; pass --allow-attacks' });
   }
   const phases = (values.phase ?? ['baseline', 'attack', 'control']) as Phase[];
   const runner = new ScenarioRunner({ stateRoot: '/run/isolab-scenarios', workDir: '/var/tmp/isolab-scenarios' });

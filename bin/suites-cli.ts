@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { EngineError } from '../engine/errors.js';
+import { IsolabError } from '../engine/errors.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');
@@ -41,11 +41,11 @@ export async function runSuitesCommand(argv: string[]): Promise<number> {
   const cgroups = values.all ? ['v2', 'v1'] : values.cgroup ?? ['v2'];
   for (const kernel of kernels) {
     if (!KERNELS.includes(kernel)) {
-      throw new EngineError({ kind: 'invalid-input', op: 'accept --kernel', value: kernel, reason: `known kernels: ${KERNELS.join(', ')}` });
+      throw new IsolabError({ kind: 'invalid-input', op: 'accept --kernel', value: kernel, reason: `known kernels: ${KERNELS.join(', ')}` });
     }
   }
   for (const cgroup of cgroups) {
-    if (cgroup !== 'v1' && cgroup !== 'v2') throw new EngineError({ kind: 'invalid-input', op: 'accept --cgroup', value: cgroup, reason: 'use v1 or v2' });
+    if (cgroup !== 'v1' && cgroup !== 'v2') throw new IsolabError({ kind: 'invalid-input', op: 'accept --cgroup', value: cgroup, reason: 'use v1 or v2' });
   }
   const projects = kernels.flatMap((k) => cgroups.map((c) => `qemu-${k}-${c}`));
   const args = ['test', ...projects.flatMap((p) => ['--project', p]), ...(values.grep ? ['--grep', values.grep] : [])];

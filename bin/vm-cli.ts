@@ -1,6 +1,6 @@
 // `isolab vm`, `isolab kernels` and `isolab doctor`: disposable VMs on real kernels.
 import path from 'node:path';
-import { VmError } from '../vm/errors.js';
+import { IsolabError } from '../engine/errors.js';
 import { runChecks, type Check } from '../vm/cli/doctor.js';
 import { parseCommand, qemuOptions, TARGET_USAGE, targetFromOptions, usageError, integerOption, type ParsedOptions } from '../vm/cli/options.js';
 import { KERNELS, parseKernelRequest } from '../vm/kernels/catalog.js';
@@ -100,7 +100,7 @@ async function guard(work: () => Promise<number>): Promise<number> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof VmError) {
+    if (err instanceof IsolabError) {
       log('error', `vm.${err.kind}`, err.message, err.phase ? { phase: err.phase } : {});
       return err.op === 'parse the command line' ? 2 : 1;
     }
@@ -154,7 +154,7 @@ async function execCommand(values: ParsedOptions, positionals: string[], command
   validateVmName(name);
   const dir = path.join(DEFAULT_RUN_DIR, name);
   const record = await readRecord(dir);
-  if (!record) throw new VmError({ kind: 'not-found', op: 'find vm', value: name, reason: `no ${dir}/vm.json` });
+  if (!record) throw new IsolabError({ kind: 'not-found', op: 'find vm', value: name, reason: `no ${dir}/vm.json` });
   const keys = await readKeys(dir);
   const client = await connectSsh({ host: '127.0.0.1', port: record.sshPort, username: 'root', ...keys }, 20_000);
   const machine = new SshMachine(client, { name, target: 'qemu', disposable: true, attacksAllowed: true, workDir: record.workDir });

@@ -13,7 +13,7 @@ import { runContainer, waitContainer, type RunOptions } from './container/run.js
 import { watchEvents, type ContainerEvent, type EventOptions } from './container/events.js';
 import { collectGarbage } from './container/gc.js';
 
-export { EngineError } from './errors.js';
+export { IsolabError } from './errors.js';
 export type { ContainerState, ContainerStats } from './container/query.js';
 export type { ExecResult, ExecHandle, ExecOptions } from './container/exec.js';
 export type { ContainerEvent } from './container/events.js';

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
-import { EngineError, type ErrorKind } from './errors.js';
+import { IsolabError, type ErrorKind } from './errors.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -17,7 +17,7 @@ export function helperPath(): string {
     const file = path.resolve(here, candidate);
     if (existsSync(file)) return file;
   }
-  throw new EngineError({
+  throw new IsolabError({
     kind: 'not-found',
     op: 'find the native helper',
     value: 'native/build/isolab-runtime',
@@ -83,7 +83,7 @@ export class HelperSession {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiter = undefined;
-        reject(new EngineError({ kind: 'timeout', op: `wait for ${what} from the native helper`, reason: `no message in ${timeoutMs} ms` }));
+        reject(new IsolabError({ kind: 'timeout', op: `wait for ${what} from the native helper`, reason: `no message in ${timeoutMs} ms` }));
       }, timeoutMs);
       this.waiter = (message) => {
         clearTimeout(timer);
@@ -110,11 +110,11 @@ export class HelperSession {
     this.child.unref();
   }
 
-  private async failure(message: HelperMessage | undefined, context: string): Promise<EngineError> {
+  private async failure(message: HelperMessage | undefined, context: string): Promise<IsolabError> {
     if (message && message[0] === 'error') return helperError(message, context);
     const exit = await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000, undefined))]);
     const how = exit ? JSON.stringify(exit) : 'still running';
-    return new EngineError({
+    return new IsolabError({
       kind: 'system',
       op: context,
       reason: message ? `unexpected message from the native helper: ${message.join(' ')}` : `the native helper stopped (${how})`,
@@ -122,14 +122,14 @@ export class HelperSession {
   }
 }
 
-/** Turns an `error STEP PATH ERRNO DETAIL` message into an EngineError. */
-export function helperError(message: HelperMessage, context: string): EngineError {
+/** Turns an `error STEP PATH ERRNO DETAIL` message into an IsolabError. */
+export function helperError(message: HelperMessage, context: string): IsolabError {
   const [, step = '?', value = '', errnoText = '0', detail = ''] = message;
   const errno = Number(errnoText) || undefined;
   let kind: ErrorKind = 'system';
   if (errno === 2) kind = 'not-found';
   else if (step === 'plan') kind = 'invalid-input';
-  return new EngineError({
+  return new IsolabError({
     kind,
     op: `${context}: ${step}`,
     value: value && value !== '-' ? value : undefined,

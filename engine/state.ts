@@ -3,7 +3,7 @@
 import { promises as fs, openSync, closeSync, fstatSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { EngineError } from './errors.js';
+import { IsolabError } from './errors.js';
 import { flockExclusive, flockRelease } from './sys.js';
 import type { Spec } from './spec/oci.js';
 import type { NetworkState } from './network/index.js';
@@ -15,7 +15,7 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Throws unless id is a valid container id: [A-Za-z0-9][A-Za-z0-9_.-]{0,63}. */
 export function validateId(id: string): void {
   if (!ID_PATTERN.test(id)) {
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'invalid-input',
       op: 'accept container id',
       value: id,
@@ -136,7 +136,7 @@ export class StateStore {
     const entries = await fs.readdir(this.root).catch(() => [] as string[]);
     if (entries.length === 0 || entries.includes(ROOT_MARKER)) return;
     if (await this.onlyEngineEntries(entries)) return;
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'invalid-input',
       op: 'use state root',
       value: this.root,
@@ -188,12 +188,12 @@ export class StateStore {
     try {
       text = await fs.readFile(file, 'utf8');
     } catch {
-      throw new EngineError({ kind: 'not-found', op: 'find container', value: id, reason: 'no such container' });
+      throw new IsolabError({ kind: 'not-found', op: 'find container', value: id, reason: 'no such container' });
     }
     try {
       return JSON.parse(text) as ContainerRecord;
     } catch (err) {
-      throw new EngineError({
+      throw new IsolabError({
         kind: 'system', op: 'read container state', value: file,
         reason: `${(err as Error).message}; \`delete -f ${id}\` still removes the container`,
       });

@@ -3,7 +3,7 @@
 // Only calls that are safe from a multithreaded process belong in this file:
 // namespace entry happens in the native helper, never here.
 import koffi from 'koffi';
-import { EngineError } from './errors.js';
+import { IsolabError } from './errors.js';
 
 const libc = koffi.load('libc.so.6');
 
@@ -32,7 +32,7 @@ export function flockExclusive(fd: number, wait: boolean): boolean {
     const errno = lastErrno();
     if (errno === 4) continue; // EINTR
     if (errno === 11 && !wait) return false; // EWOULDBLOCK
-    throw new EngineError({ kind: 'system', op: 'lock', value: `fd ${fd}`, errno });
+    throw new IsolabError({ kind: 'system', op: 'lock', value: `fd ${fd}`, errno });
   }
 }
 
@@ -44,7 +44,7 @@ export function flockRelease(fd: number): void {
 /** Creates a named pipe. */
 export function mkfifo(path: string, mode: number): void {
   if ((cMkfifo(path, mode) as number) !== 0) {
-    throw new EngineError({ kind: 'system', op: 'create fifo', value: path, errno: lastErrno() });
+    throw new IsolabError({ kind: 'system', op: 'create fifo', value: path, errno: lastErrno() });
   }
 }
 
@@ -65,5 +65,5 @@ export function sendSignal(pid: number, signal: number, pidfd?: number): boolean
   if (rc === 0) return true;
   const errno = lastErrno();
   if (errno === 3) return false; // ESRCH
-  throw new EngineError({ kind: 'system', op: 'send signal', value: `${signal} to pid ${pid}`, errno });
+  throw new IsolabError({ kind: 'system', op: 'send signal', value: `${signal} to pid ${pid}`, errno });
 }

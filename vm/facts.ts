@@ -1,5 +1,5 @@
 // Kernel facts: one shell script, run the same way on every target, and its parser.
-import { VmError } from './errors.js';
+import { IsolabError } from '../engine/errors.js';
 import type { CgroupFacts, KernelFacts, Machine } from './types.js';
 
 /** Kernel config options that decide what the scenarios can check. */
@@ -36,7 +36,7 @@ fi
 export async function readKernelFacts(machine: Machine): Promise<KernelFacts> {
   const result = await machine.run(FACTS_SCRIPT, { timeoutMs: 60_000 });
   if (result.exitCode !== 0) {
-    throw new VmError({
+    throw new IsolabError({
       kind: 'system',
       op: 'read kernel facts of machine',
       value: machine.name,

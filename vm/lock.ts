@@ -2,7 +2,7 @@
 // whose owner is gone is taken over.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { VmError } from './errors.js';
+import { IsolabError } from '../engine/errors.js';
 
 /** Runs work while holding the lock at lockPath, waiting up to timeoutMs for it. */
 export async function withLock<T>(lockPath: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
@@ -20,7 +20,7 @@ export async function withLock<T>(lockPath: string, timeoutMs: number, work: () 
         continue;
       }
       if (Date.now() > deadline) {
-        throw new VmError({ kind: 'timeout', op: 'take lock', value: lockPath, reason: 'another process holds it' });
+        throw new IsolabError({ kind: 'timeout', op: 'take lock', value: lockPath, reason: 'another process holds it' });
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

@@ -1,6 +1,6 @@
 // Paired setup and teardown steps with per-phase timeouts. A step queues its
 // teardown before it runs, so a half-built VM is still torn down.
-import { VmError } from './errors.js';
+import { IsolabError } from '../engine/errors.js';
 
 /** Runs one phase of work on a VM and fails with the phase and VM named when it takes too long. */
 export async function phase<T>(
@@ -14,7 +14,7 @@ export async function phase<T>(
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const error = new VmError({
+      const error = new IsolabError({
         kind: 'timeout',
         op,
         value: vm,

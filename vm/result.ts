@@ -1,6 +1,6 @@
 // Helpers shared by every Machine: quoting commands and describing results.
 import { constants as osConstants } from 'node:os';
-import { VmError } from './errors.js';
+import { IsolabError } from '../engine/errors.js';
 import { formatSeconds } from './phases.js';
 import type { Machine, RunOptions, RunResult } from './types.js';
 
@@ -64,7 +64,7 @@ export function exitStatusOf(result: RunResult): number {
 /** Throws unless attack scenarios may run on the machine. */
 export function requireAttacksAllowed(machine: Machine, scenario: string): void {
   if (machine.attacksAllowed) return;
-  throw new VmError({
+  throw new IsolabError({
     kind: 'invalid-input',
     op: `run attack \`${scenario}\` on machine`,
     value: machine.name,

@@ -2,7 +2,7 @@
 // through SFTP. Used by the ssh target and by qemu machines.
 import { randomBytes } from 'node:crypto';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
-import { VmError } from './errors.js';
+import { IsolabError } from '../engine/errors.js';
 import { signalName } from './result.js';
 import type { RunOptions } from './types.js';
 
@@ -24,7 +24,7 @@ export interface ChannelResult {
   stderr: string;
 }
 
-/** Opens a connection and authenticates; fails with a VmError naming host:port. */
+/** Opens a connection and authenticates; fails with a IsolabError naming host:port. */
 export function connectSsh(
   endpoint: SshEndpoint,
   timeoutMs: number,
@@ -60,13 +60,13 @@ export function connectSsh(
   });
 }
 
-function connectError(address: string, err: Error & { level?: string; code?: string }, timeoutMs: number): VmError {
+function connectError(address: string, err: Error & { level?: string; code?: string }, timeoutMs: number): IsolabError {
   let reason = err.message;
   if (err.code === 'ECONNREFUSED') reason = 'connection refused (ECONNREFUSED)';
   else if (err.level === 'client-timeout') reason = `no SSH answer within ${timeoutMs / 1000} s`;
   else if (err.level === 'client-authentication') reason = 'the server rejected the key';
   else if (/host key/i.test(err.message)) reason = 'the server presented an unexpected host key';
-  return new VmError({ kind: 'unreachable', op: 'connect over SSH to', value: address, reason, cause: err });
+  return new IsolabError({ kind: 'unreachable', op: 'connect over SSH to', value: address, reason, cause: err });
 }
 
 /** Runs one command on an open connection; rejects only when the connection fails. */
@@ -85,7 +85,7 @@ export function execChannel(
   return new Promise((resolve, reject) => {
     client.exec(`export ${RUN_ID_VARIABLE}=${runId}; ${line}`, (err, channel) => {
       if (err) {
-        reject(new VmError({ kind: 'unreachable', op: 'run a command on machine', value: machine, reason: err.message, cause: err }));
+        reject(new IsolabError({ kind: 'unreachable', op: 'run a command on machine', value: machine, reason: err.message, cause: err }));
         return;
       }
       collect(channel, machine, { ...options, onTimeout: killOnTimeout }, resolve, reject);
@@ -108,7 +108,7 @@ function collect(
   machine: string,
   options: RunOptions & { timeoutMs: number; onTimeout: () => void },
   resolve: (result: ChannelResult) => void,
-  reject: (err: VmError) => void,
+  reject: (err: IsolabError) => void,
 ): void {
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
@@ -141,7 +141,7 @@ function collect(
     finished = true;
     clearTimeout(timer);
     if (!ended && !timedOut) {
-      reject(new VmError({ kind: 'unreachable', op: 'run a command on machine', value: machine, reason: 'the SSH connection closed before the command ended' }));
+      reject(new IsolabError({ kind: 'unreachable', op: 'run a command on machine', value: machine, reason: 'the SSH connection closed before the command ended' }));
       return;
     }
     const text = (chunks: Buffer[]): string => Buffer.concat(chunks).toString('utf8');
@@ -162,13 +162,13 @@ export function sftpCopy(
   return new Promise((resolve, reject) => {
     client.sftp((err, sftp) => {
       if (err) {
-        reject(new VmError({ kind: 'unreachable', op: 'open SFTP for', value: remotePath, reason: err.message, cause: err }));
+        reject(new IsolabError({ kind: 'unreachable', op: 'open SFTP for', value: remotePath, reason: err.message, cause: err }));
         return;
       }
       const done = (copyErr?: Error | null): void => {
         sftp.end();
         if (!copyErr) resolve();
-        else reject(new VmError({ kind: 'system', op: `copy ${direction === 'in' ? 'to' : 'from'} the machine`, value: remotePath, reason: copyErr.message, cause: copyErr }));
+        else reject(new IsolabError({ kind: 'system', op: `copy ${direction === 'in' ? 'to' : 'from'} the machine`, value: remotePath, reason: copyErr.message, cause: copyErr }));
       };
       if (direction === 'in') sftp.fastPut(localPath, remotePath, done);
       else sftp.fastGet(remotePath, localPath, done);

@@ -2,7 +2,7 @@
 // disposable, so attack scenarios need --allow-attacks.
 import { promises as fs } from 'node:fs';
 import ssh2 from 'ssh2';
-import { fromSystemError, VmError } from './errors.js';
+import { fromSystemError, IsolabError } from '../engine/errors.js';
 import { SshMachine } from './ssh-machine.js';
 import { connectSsh } from './ssh-session.js';
 import type { Target } from './types.js';
@@ -26,7 +26,7 @@ export class SshTarget implements Target {
 
   constructor(private readonly options: SshOptions) {
     if (!options.host) {
-      throw new VmError({ kind: 'invalid-input', op: 'use ssh target', value: '', reason: 'a host is needed' });
+      throw new IsolabError({ kind: 'invalid-input', op: 'use ssh target', value: '', reason: 'a host is needed' });
     }
   }
 
@@ -37,7 +37,7 @@ export class SshTarget implements Target {
     });
     const parsed = ssh2.utils.parseKey(privateKey);
     if (parsed instanceof Error) {
-      throw new VmError({ kind: 'invalid-input', op: 'read SSH key', value: keyPath, reason: `not a private key: ${parsed.message}` });
+      throw new IsolabError({ kind: 'invalid-input', op: 'read SSH key', value: keyPath, reason: `not a private key: ${parsed.message}` });
     }
     const client = await connectSsh({ host, port, username: user, privateKey }, timeoutMs);
     const workDir = this.options.workDir ?? '/var/tmp/isolab-work';

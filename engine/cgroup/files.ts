@@ -4,7 +4,7 @@
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 
-import { EngineError, fromSystemError } from '../errors.js';
+import { IsolabError, fromSystemError } from '../errors.js';
 
 /** Returns the trimmed text of a file, or undefined when it does not exist. */
 export async function readOptional(file: string): Promise<string | undefined> {
@@ -60,7 +60,7 @@ export function writeIn(dir: string, name: string, value: string): Promise<void>
 /** Parses a decimal integer written by the kernel, and throws on anything else. */
 export function parseInteger(text: string, file: string): number {
   if (!/^-?\d+$/.test(text)) {
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'system',
       op: 'parse cgroup file',
       value: file,

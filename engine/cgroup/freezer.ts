@@ -4,7 +4,7 @@
 
 import { join } from 'node:path';
 
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import { pollUntil, readFlatKeyed, readRequired, writeValue } from './files.js';
 
 /** How long a freeze or thaw may take before it counts as stuck, in milliseconds. */
@@ -17,8 +17,8 @@ export interface FreezerOps {
   isFrozen(dir: string): Promise<boolean>;
 }
 
-function stuck(op: string, dir: string, state: string, timeoutMs: number): EngineError {
-  return new EngineError({
+function stuck(op: string, dir: string, state: string, timeoutMs: number): IsolabError {
+  return new IsolabError({
     kind: 'timeout',
     op,
     value: dir,

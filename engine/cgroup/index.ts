@@ -1,7 +1,7 @@
 // The cgroup manager's entry point: detect the hierarchies, then pick the v1,
 // v2 or mixed manager for a cgroup path.
 
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import type { CgroupSystem } from './manager.js';
 import { MixedCgroup } from './mixed.js';
 import { detectLayout, layoutModes, type CgroupLayout, type LayoutMode } from './mounts.js';
@@ -41,7 +41,7 @@ export async function openCgroup(path: string, options: OpenOptions = {}): Promi
   const v1 = byVersion(1);
   const v2 = byVersion(2);
   if (v1.length === 0 && v2.length === 0) {
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'unsupported',
       op: 'open cgroup',
       value: relative,
@@ -61,7 +61,7 @@ async function resolveLayout(options: OpenOptions): Promise<CgroupLayout> {
   const layout = options.layout ?? 'auto';
   if (typeof layout === 'object') return layout;
   if (!layoutModes.includes(layout)) {
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'invalid-input',
       op: 'open cgroup with layout',
       value: String(layout),

@@ -1,7 +1,7 @@
 // Killing every process of a cgroup without cgroup.kill: freeze, SIGKILL
 // each pid, thaw, and repeat until the cgroup is empty.
 
-import { EngineError, fromSystemError } from '../errors.js';
+import { IsolabError, fromSystemError } from '../errors.js';
 import { pollUntil, sleep } from './files.js';
 
 /** Default time killAll() waits for the cgroup to empty, in milliseconds. */
@@ -18,8 +18,8 @@ export interface KillTarget {
   kill(pid: number, signal: NodeJS.Signals): void;
 }
 
-function timedOut(path: string, pids: number[], timeoutMs: number): EngineError {
-  return new EngineError({
+function timedOut(path: string, pids: number[], timeoutMs: number): IsolabError {
+  return new IsolabError({
     kind: 'timeout',
     op: 'kill processes of cgroup',
     value: path,

@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 
-import { EngineError, fromSystemError } from '../errors.js';
+import { IsolabError, fromSystemError } from '../errors.js';
 import type { LinuxResources } from '../spec/oci.js';
 import { cpuV1 } from './cpu.js';
 import { cpusetV1 } from './cpuset.js';
@@ -146,7 +146,7 @@ export async function removeTree(
   for (const mountPoint of mountPoints) {
     const dir = join(mountPoint, path);
     if (!(await removeDir(system, dir))) {
-      throw new EngineError({
+      throw new IsolabError({
         kind: 'bad-state',
         op: 'remove cgroup',
         value: dir,
@@ -172,7 +172,7 @@ export async function joinCgroup(dir: string, pid: number): Promise<void> {
   try {
     await writeValue(join(dir, 'cgroup.procs'), String(pid));
   } catch (err) {
-    const cause = err as EngineError;
+    const cause = err as IsolabError;
     const reasons: Record<string, string> = {
       ESRCH: 'the process does not exist',
       ENOSPC: 'cpuset.cpus or cpuset.mems of the cgroup is empty',
@@ -182,7 +182,7 @@ export async function joinCgroup(dir: string, pid: number): Promise<void> {
       ENOENT: 'the cgroup does not exist',
     };
     const code = cause.code ?? '';
-    throw new EngineError({
+    throw new IsolabError({
       kind: code === 'ESRCH' || code === 'ENOENT' ? 'not-found' : cause.kind,
       op: 'add process to cgroup',
       value: `${pid} -> ${dir}`,
@@ -196,7 +196,7 @@ export async function joinCgroup(dir: string, pid: number): Promise<void> {
 /** Checks that `pid` is a positive integer before it is written anywhere. */
 export function checkPid(pid: number): void {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'invalid-input',
       op: 'add process to cgroup',
       value: String(pid),

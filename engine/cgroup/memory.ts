@@ -3,7 +3,7 @@
 
 import { join } from 'node:path';
 
-import { EngineError, invalidField } from '../errors.js';
+import { IsolabError, invalidField } from '../errors.js';
 import type { LinuxMemory, LinuxResources } from '../spec/oci.js';
 import {
   exists, readFlatKeyed, readInteger, readIntegerOptional, readOptional, readRequired, writeValue,
@@ -94,7 +94,7 @@ async function setBytes(
   const text = await readRequired(join(dir, file));
   const stored = text === 'max' ? Infinity : Number(text);
   if (!acceptRounded(value, stored)) {
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'system',
       op: `set ${fieldName}`,
       value: String(value),

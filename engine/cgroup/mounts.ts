@@ -4,7 +4,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 
-import { EngineError, fromSystemError } from '../errors.js';
+import { IsolabError, fromSystemError } from '../errors.js';
 import { readOptional } from './files.js';
 import type { CgroupVersion, ControllerName } from './types.js';
 
@@ -87,7 +87,7 @@ export async function detectLayout(options: DetectOptions = {}): Promise<CgroupL
   const root = options.root ?? '/';
   const mode = options.mode ?? 'auto';
   if (!layoutModes.includes(mode)) {
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'invalid-input',
       op: 'detect cgroup layout',
       value: String(mode),
@@ -106,7 +106,7 @@ export async function detectLayout(options: DetectOptions = {}): Promise<CgroupL
   const legacy = mode === 'v2' ? [] : findV1Hierarchies(entries, root);
   const unified = mode === 'v1' ? undefined : await findUnified(entries, root);
   if (mode === 'v2' && !unified) {
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'unsupported',
       op: 'detect cgroup layout',
       value: mode,

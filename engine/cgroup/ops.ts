@@ -3,7 +3,7 @@
 
 import { join } from 'node:path';
 
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import type { LinuxResources } from '../spec/oci.js';
 import { writeValue } from './files.js';
 import type { CgroupStats, CgroupVersion, ControllerName } from './types.js';
@@ -22,7 +22,7 @@ export interface ControllerOps {
   readonly version: CgroupVersion;
   /** Returns whether `resources` sets anything this controller serves. */
   requested(resources: LinuxResources): boolean;
-  /** Throws an invalid-input or unsupported EngineError for a bad value, without writing. */
+  /** Throws an invalid-input or unsupported IsolabError for a bad value, without writing. */
   validate(resources: LinuxResources): void;
   /** Writes the controller's part of `resources`. Fields left out are not touched. */
   apply(dirs: ControllerDirs, resources: LinuxResources): Promise<void>;
@@ -45,9 +45,9 @@ export async function setField(
   try {
     await writeValue(path, value);
   } catch (err) {
-    const cause = err as EngineError;
+    const cause = err as IsolabError;
     const missing = cause.kind === 'not-found';
-    throw new EngineError({
+    throw new IsolabError({
       kind: missing ? 'unsupported' : cause.kind,
       op: `set ${field}`,
       value: typeof fieldValue === 'string' ? fieldValue : JSON.stringify(fieldValue),
@@ -64,7 +64,7 @@ export async function setField(
 export function parseMax(text: string, file: string): number | null {
   if (text === 'max') return null;
   if (!/^\d+$/.test(text)) {
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'system',
       op: 'parse cgroup file',
       value: file,

@@ -3,7 +3,7 @@
 
 import { join } from 'node:path';
 
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import type { LinuxResources } from '../spec/oci.js';
 import { readOptional, readRequired, writeValue } from './files.js';
 import { pathPrefixes } from './manager.js';
@@ -33,8 +33,8 @@ export async function enableControllers(dir: string, names: string[]): Promise<v
   try {
     await writeValue(file, value);
   } catch (err) {
-    const cause = err as EngineError;
-    throw new EngineError({
+    const cause = err as IsolabError;
+    throw new IsolabError({
       kind: cause.kind === 'not-found' ? 'unsupported' : cause.kind,
       op: `enable controllers "${value}" in`,
       value: file,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { writeFile } from 'node:fs/promises';
 
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import { applyDefaultDevicesV1 } from './devices.js';
 import type { LinuxResources } from '../spec/oci.js';
 import { cpuV1 } from './cpu.js';
@@ -201,7 +201,7 @@ export class CgroupV1 implements CgroupPart {
   private freezerDir(op: 'freeze' | 'thaw'): string {
     const dir = this.dirOf('freezer');
     if (dir) return dir;
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'unsupported',
       op: `${op} cgroup`,
       value: this.path,

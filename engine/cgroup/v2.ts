@@ -2,7 +2,7 @@
 
 import { join } from 'node:path';
 
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import type { LinuxResources } from '../spec/oci.js';
 import { cpuV2 } from './cpu.js';
 import { cpusetV2 } from './cpuset.js';
@@ -34,7 +34,7 @@ export class CgroupV2 implements CgroupPart {
   constructor(path: string, controllers: ControllerName[], options: ManagerOptions) {
     const unified = options.layout.unified;
     if (!unified) {
-      throw new EngineError({
+      throw new IsolabError({
         kind: 'unsupported',
         op: 'open cgroup',
         value: path,

@@ -1,7 +1,7 @@
 // Checks on values from config.json before anything is written, so a bad
 // value never leaves a cgroup half updated.
 
-import { EngineError, invalidField } from '../errors.js';
+import { IsolabError, invalidField } from '../errors.js';
 
 export interface IntegerRule {
   min: number;
@@ -60,7 +60,7 @@ export function checkCpuList(field: string, value: unknown): string {
  */
 export function checkCgroupPath(path: unknown): string {
   const reject = (reason: string): never => {
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'invalid-input',
       op: 'open cgroup',
       value: String(path),
@@ -84,8 +84,8 @@ export function checkCgroupPath(path: unknown): string {
 }
 
 /** Builds the error for a resource the kernel or this cgroup version lacks. */
-export function unsupported(field: string, value: unknown, reason: string): EngineError {
-  return new EngineError({
+export function unsupported(field: string, value: unknown, reason: string): IsolabError {
+  return new IsolabError({
     kind: 'unsupported',
     op: `apply ${field}`,
     value: typeof value === 'string' ? value : JSON.stringify(value),

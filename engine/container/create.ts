@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { StdioOptions } from 'node:child_process';
-import { EngineError, fromSystemError } from '../errors.js';
+import { IsolabError, fromSystemError } from '../errors.js';
 import { HelperSession } from '../native.js';
 import { processStartTime, validateId, type ContainerRecord, type StateStore } from '../state.js';
 import { openCgroup } from '../cgroup/index.js';
@@ -36,7 +36,7 @@ export function cgroupPathFor(store: StateStore, id: string, spec: Spec): string
   if (requested === undefined) return `${store.cgroupParent}/${id}`;
   const relative = requested.replace(/^\/+/, '').replace(/\/+$/, '');
   if (!relative) {
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'invalid-input', op: 'accept linux.cgroupsPath', value: requested,
       reason: 'it must name a cgroup below the hierarchy root, such as /isolab/web1',
     });
@@ -55,7 +55,7 @@ export async function createContainer(
   const lock = await store.lock(id);
   try {
     if ((await store.exists(id)) || (await dirExists(store.dir(id)))) {
-      throw new EngineError({ kind: 'already-exists', op: 'create container', value: id, reason: 'the id is in use' });
+      throw new IsolabError({ kind: 'already-exists', op: 'create container', value: id, reason: 'the id is in use' });
     }
     const spec = await loadBundle(bundle);
     // Parsed before anything is made, so bad network input leaves nothing behind.
@@ -120,7 +120,7 @@ async function createLocked(
     if (networkStarted) await teardownNetwork(store, id).catch(() => undefined);
     await rollback(store, id, cgroup, session);
     if (oomKilled) {
-      throw new EngineError({
+      throw new IsolabError({
         kind: 'invalid-input', op: 'create container', value: id, cause: err,
         reason: 'the OOM killer ended init during set-up; raise linux.resources.memory.limit',
       });
@@ -139,7 +139,7 @@ function rejectUncontrolledDevices(spec: Spec, cgroup: Cgroup): void {
   const caps = spec.process?.capabilities ?? {};
   const sets = Object.entries(caps).filter(([, names]) => (names as string[] | undefined)?.includes('CAP_MKNOD'));
   if (sets.length === 0) return;
-  throw new EngineError({
+  throw new IsolabError({
     kind: 'unsupported',
     op: 'accept process.capabilities',
     value: `CAP_MKNOD in ${sets.map(([set]) => set).join(', ')}`,
@@ -159,7 +159,7 @@ async function oomKillsOf(cgroup: Cgroup): Promise<number> {
  * the other.
  */
 async function rejectSharedCgroup(store: StateStore, cgroupPath: string): Promise<void> {
-  const reject = (reason: string) => new EngineError({ kind: 'already-exists', op: 'use cgroup', value: cgroupPath, reason });
+  const reject = (reason: string) => new IsolabError({ kind: 'already-exists', op: 'use cgroup', value: cgroupPath, reason });
   if (`${store.cgroupParent}/`.startsWith(`${cgroupPath}/`)) {
     throw reject(`it is the parent of this root's containers (${store.cgroupParent})`);
   }

@@ -1,4 +1,4 @@
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import { isAlive, validateId, type ContainerRecord, type StateStore } from '../state.js';
 import { openCgroup } from '../cgroup/index.js';
 import { sendSignal } from '../sys.js';
@@ -68,7 +68,7 @@ async function waitForExit(pid: number, startTime: number, timeoutMs: number): P
     if (Date.now() > deadline) {
       sendSignal(pid, 9);
       if (Date.now() > deadline + 2000) {
-        throw new EngineError({ kind: 'timeout', op: 'stop monitor', value: String(pid), reason: 'it did not exit after SIGKILL' });
+        throw new IsolabError({ kind: 'timeout', op: 'stop monitor', value: String(pid), reason: 'it did not exit after SIGKILL' });
       }
     }
     await new Promise((resolve) => setTimeout(resolve, delay));

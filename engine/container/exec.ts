@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import type { StdioOptions } from 'node:child_process';
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import { HelperSession } from '../native.js';
 import type { StateStore, ContainerRecord } from '../state.js';
 import { openCgroup } from '../cgroup/index.js';
@@ -51,7 +51,7 @@ export async function execInContainer(
   options: ExecOptions = {},
 ): Promise<ExecHandle> {
   if (args.length === 0) {
-    throw new EngineError({ kind: 'invalid-input', op: 'exec in container', value: id, reason: 'no command given' });
+    throw new IsolabError({ kind: 'invalid-input', op: 'exec in container', value: id, reason: 'no command given' });
   }
   const record = await store.read(id);
   assertStatus(id, 'exec in', await statusOf(store, record), ['running']);
@@ -76,7 +76,7 @@ export async function execInContainer(
     } else {
       session.send('go');
     }
-    await session.expect('exec', options.timeoutMs ?? 10_000, `exec in container ${id}`).catch(async (err: EngineError) => {
+    await session.expect('exec', options.timeoutMs ?? 10_000, `exec in container ${id}`).catch(async (err: IsolabError) => {
       // clone3 into a v2 cgroup at pids.max fails with EAGAIN like any fork.
       if (err.errno === 11 && useClone3) throw pidsLimitReached(id, (await cgroup.stats()).pids?.limit ?? null);
       throw err;
@@ -91,8 +91,8 @@ export async function execInContainer(
   }
 }
 
-function pidsLimitReached(id: string, limit: number | null): EngineError {
-  return new EngineError({
+function pidsLimitReached(id: string, limit: number | null): IsolabError {
+  return new IsolabError({
     kind: 'system', op: 'exec in container', value: id, errno: 11,
     reason: `its cgroup is at pids.max${limit === null ? '' : ` (${limit})`}`,
   });

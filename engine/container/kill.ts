@@ -1,6 +1,6 @@
 import { closeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import { pidfdOpen, sendSignal } from '../sys.js';
 import { isAlive, type StateStore } from '../state.js';
 import { openCgroup } from '../cgroup/index.js';
@@ -16,7 +16,7 @@ export function parseSignal(value: string | number): number {
     const n = (osConstants.signals as Record<string, number>)[name];
     if (n !== undefined) return n;
   }
-  throw new EngineError({ kind: 'invalid-input', op: 'parse signal', value: String(value), reason: 'use a name such as TERM or a number from 1 to 64' });
+  throw new IsolabError({ kind: 'invalid-input', op: 'parse signal', value: String(value), reason: 'use a name such as TERM or a number from 1 to 64' });
 }
 
 /** Sends a signal to the container's init, or with all to every process in its cgroup. */

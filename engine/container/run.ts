@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import type { StateStore, ExitRecord } from '../state.js';
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import { createContainer, type CreateOptions } from './create.js';
 import { startContainer } from './start.js';
 import { deleteContainer } from './delete.js';
@@ -13,10 +13,10 @@ export async function waitContainer(store: StateStore, id: string, timeoutMs = 0
     const exit = await store.readExit(id);
     if (exit) return exit;
     if (!(await store.exists(id))) {
-      throw new EngineError({ kind: 'not-found', op: 'wait for container', value: id, reason: 'it was deleted' });
+      throw new IsolabError({ kind: 'not-found', op: 'wait for container', value: id, reason: 'it was deleted' });
     }
     if (Date.now() > deadline) {
-      throw new EngineError({ kind: 'timeout', op: 'wait for container', value: id, reason: `it did not exit within ${timeoutMs} ms` });
+      throw new IsolabError({ kind: 'timeout', op: 'wait for container', value: id, reason: `it did not exit within ${timeoutMs} ms` });
     }
     await new Promise((resolve) => setTimeout(resolve, delay));
   }

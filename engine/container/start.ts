@@ -1,6 +1,6 @@
 import { promises as fs, constants } from 'node:fs';
 import path from 'node:path';
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import { isAlive, type StateStore } from '../state.js';
 import { assertStatus, statusOf } from './status.js';
 
@@ -26,10 +26,10 @@ export async function startContainer(store: StateStore, id: string, timeoutMs = 
         });
         if (bytesRead === 1) break;
         if (!isAlive(record.pid, record.pidStartTime)) {
-          throw new EngineError({ kind: 'bad-state', op: 'start container', value: id, reason: 'its init exited before start' });
+          throw new IsolabError({ kind: 'bad-state', op: 'start container', value: id, reason: 'its init exited before start' });
         }
         if (Date.now() > deadline) {
-          throw new EngineError({ kind: 'timeout', op: 'start container', value: id, reason: `init did not open its exec fifo within ${timeoutMs} ms` });
+          throw new IsolabError({ kind: 'timeout', op: 'start container', value: id, reason: `init did not open its exec fifo within ${timeoutMs} ms` });
         }
         await new Promise((resolve) => setTimeout(resolve, delay));
       }

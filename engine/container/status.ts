@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import { isAlive, type ContainerRecord, type StateStore } from '../state.js';
 import { openCgroup } from '../cgroup/index.js';
 import type { Cgroup } from '../cgroup/types.js';
@@ -36,7 +36,7 @@ export async function openForRemoval(store: StateStore, record: ContainerRecord)
 /** Throws a bad-state error naming both states unless status is one of allowed. */
 export function assertStatus(id: string, op: string, status: Status, allowed: Status[]): void {
   if (allowed.includes(status)) return;
-  throw new EngineError({
+  throw new IsolabError({
     kind: 'bad-state',
     op: `${op} container`,
     value: id,

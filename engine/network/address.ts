@@ -1,5 +1,5 @@
 // IPv4 addresses as 32-bit numbers, and the subnets container networks may use.
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 
 /** A subnet as its network address and prefix length. */
 export interface Subnet { network: number; prefix: number }
@@ -64,11 +64,11 @@ export function parseSubnet(text: string): Subnet {
 export function parseAddress(text: string, field: string): number {
   const n = ipToNumber(text);
   if (n === undefined) {
-    throw new EngineError({ kind: 'invalid-input', op: `accept ${field}`, value: text, reason: 'not an IPv4 address' });
+    throw new IsolabError({ kind: 'invalid-input', op: `accept ${field}`, value: text, reason: 'not an IPv4 address' });
   }
   return n;
 }
 
-function invalidSubnet(text: string, reason: string): EngineError {
-  return new EngineError({ kind: 'invalid-input', op: 'accept subnet', value: text, reason });
+function invalidSubnet(text: string, reason: string): IsolabError {
+  return new IsolabError({ kind: 'invalid-input', op: 'accept subnet', value: text, reason });
 }

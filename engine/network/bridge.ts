@@ -1,7 +1,7 @@
 // The root's bridge and the network file that records it and its leases.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import { writeAtomic, type StateStore } from '../state.js';
 import { DEFAULT_SUBNET, formatSubnet, numberToIp, overlaps, parseSubnet, type Subnet } from './address.js';
 import { ipBatch, ipJson, nftApply, nftDeleteTable } from './commands.js';
@@ -41,7 +41,7 @@ export async function ensureBridge(store: StateStore, requested: Subnet | undefi
   const existing = await readNetworkFile(store);
   if (existing) {
     if (requested && formatSubnet(requested) !== existing.subnet) {
-      throw new EngineError({
+      throw new IsolabError({
         kind: 'invalid-input',
         op: 'accept subnet',
         value: formatSubnet(requested),
@@ -92,7 +92,7 @@ async function rejectOverlap(name: string, subnet: Subnet): Promise<void> {
       if (addr.family !== 'inet') continue;
       const other = parseSubnetLoose(addr.local, addr.prefixlen);
       if (other && overlaps(other, subnet)) {
-        throw new EngineError({
+        throw new IsolabError({
           kind: 'already-exists',
           op: 'create bridge',
           value: `${name} ${formatSubnet(subnet)}`,
@@ -114,7 +114,7 @@ function parseSubnetLoose(ip: string, prefix: number): Subnet | undefined {
 /** Removes the bridge, its filter table and the network file once no lease is left. */
 export async function removeBridgeIfUnused(store: StateStore, file: NetworkFile): Promise<boolean> {
   if (Object.keys(file.leases).length > 0) return false;
-  await ipBatch('delete bridge', file.bridge, [`link del ${file.bridge}`]).catch((err: EngineError) => {
+  await ipBatch('delete bridge', file.bridge, [`link del ${file.bridge}`]).catch((err: IsolabError) => {
     if (!/Cannot find device/.test(err.message)) throw err;
   });
   await nftDeleteTable('inet', filterTableName(store));

@@ -1,7 +1,7 @@
 // iproute2 and nftables, driven through `ip -batch` and `nft -f` so that one
 // process carries out a whole step.
 import { spawn } from 'node:child_process';
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 
 interface CommandResult { code: number; stdout: string; stderr: string }
 
@@ -15,7 +15,7 @@ function runWithInput(command: string, args: string[], input: string): Promise<C
     child.on('error', (err: NodeJS.ErrnoException) => {
       const packages: Record<string, string> = { nft: 'nftables', nsenter: 'util-linux', ip: 'iproute2' };
       const pkg = packages[command] ?? command;
-      reject(new EngineError({
+      reject(new IsolabError({
         kind: 'not-found', op: `run ${command}`, reason: `${err.message}; install the Debian package ${pkg}`,
       }));
     });
@@ -69,9 +69,9 @@ export async function nftDeleteTable(family: string, name: string): Promise<void
   }
 }
 
-function commandError(op: string, value: string, result: CommandResult): EngineError {
+function commandError(op: string, value: string, result: CommandResult): IsolabError {
   const reason = result.stderr.trim().split('\n').filter(Boolean).slice(-2).join('; ') || `exit status ${result.code}`;
-  return new EngineError({ kind: 'system', op, value: value || undefined, reason });
+  return new IsolabError({ kind: 'system', op, value: value || undefined, reason });
 }
 
 /** Returns `nft list table FAMILY NAME` output, or '' when the table is gone. */

@@ -1,6 +1,6 @@
 // The network a container requests: the `isolab.network`, `isolab.ip` and
 // `isolab.publish` annotations, or the matching command-line options.
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import type { Spec } from '../spec/oci.js';
 import { parseAddress, parseSubnet, type Subnet } from './address.js';
 
@@ -82,6 +82,6 @@ function port(text: string, item: string): number {
   return n;
 }
 
-function invalid(field: string, value: string | undefined, reason: string): EngineError {
-  return new EngineError({ kind: 'invalid-input', op: `accept ${field}`, value: value ?? '', reason });
+function invalid(field: string, value: string | undefined, reason: string): IsolabError {
+  return new IsolabError({ kind: 'invalid-input', op: `accept ${field}`, value: value ?? '', reason });
 }

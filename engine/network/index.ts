@@ -1,7 +1,7 @@
 // Container networking: loopback for every new network namespace, and for
 // isolab.network=bridge a veth pair on the root's bridge with an address from
 // the root's IPAM, a default route, and published ports.
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import type { StateStore } from '../state.js';
 import { contains, numberToIp, parseSubnet } from './address.js';
 import { ensureBridge, readNetworkFile, removeBridgeIfUnused, writeNetworkFile, type Lease, type NetworkFile } from './bridge.js';
@@ -90,14 +90,14 @@ function allocate(file: NetworkFile, id: string, requested: number | undefined):
     const text = numberToIp(requested);
     const reserved = requested === subnet.network || requested === subnet.network + 1 || requested === subnet.network + size - 1;
     if (!contains(subnet, requested) || reserved) {
-      throw new EngineError({
+      throw new IsolabError({
         kind: 'invalid-input', op: 'accept isolab.ip', value: text,
         reason: `use a host address of ${file.subnet} other than the gateway ${file.gateway}`,
       });
     }
     const owner = taken.get(text);
     if (owner !== undefined) {
-      throw new EngineError({ kind: 'already-exists', op: 'accept isolab.ip', value: text, reason: `container ${owner} has it` });
+      throw new IsolabError({ kind: 'already-exists', op: 'accept isolab.ip', value: text, reason: `container ${owner} has it` });
     }
     return text;
   }
@@ -105,7 +105,7 @@ function allocate(file: NetworkFile, id: string, requested: number | undefined):
     const text = numberToIp(subnet.network + host);
     if (!taken.has(text)) return text;
   }
-  throw new EngineError({ kind: 'system', op: 'allocate an address', value: `${id} in ${file.subnet}`, reason: 'the subnet is full' });
+  throw new IsolabError({ kind: 'system', op: 'allocate an address', value: `${id} in ${file.subnet}`, reason: 'the subnet is full' });
 }
 
 /** Removes a container's veth, published-port rules and lease, and the bridge after the last one. */
@@ -131,7 +131,7 @@ async function releaseLease(lease: Lease): Promise<void> {
   // The veth pair goes with the container's network namespace, but the
   // namespace can outlive init (a joined container, a bind mount), so the
   // host end is deleted explicitly.
-  await ipBatch('delete veth', lease.hostVeth, [`link del ${lease.hostVeth}`]).catch((err: EngineError) => {
+  await ipBatch('delete veth', lease.hostVeth, [`link del ${lease.hostVeth}`]).catch((err: IsolabError) => {
     if (!/Cannot find device/.test(err.message)) throw err;
   });
 }

@@ -3,7 +3,7 @@
 // needs no process of its own; a userspace proxy would, and would show the
 // container every client as the proxy. It requires route_localnet on the
 // bridge and a masquerade of the 127.0.0.1 source, so replies come back.
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import type { StateStore } from '../state.js';
 import { nftApply, nftListTable, nftTables } from './commands.js';
 import { publishTableName, rootTag } from './names.js';
@@ -24,8 +24,8 @@ export async function rejectTakenPorts(store: StateStore, file: NetworkFile, pub
   }
 }
 
-function taken(port: number, holder: string): EngineError {
-  return new EngineError({ kind: 'already-exists', op: 'publish host port', value: `127.0.0.1:${port}`, reason: `it is in use: ${holder}` });
+function taken(port: number, holder: string): IsolabError {
+  return new IsolabError({ kind: 'already-exists', op: 'publish host port', value: `127.0.0.1:${port}`, reason: `it is in use: ${holder}` });
 }
 
 /** Returns the isolab table of another state root that publishes hostPort, if any. */

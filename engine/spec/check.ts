@@ -1,7 +1,7 @@
 // Type checks for config.json values. Each check names the field by its dotted
 // path (`linux.uidMappings[1].size`) so the error points at the offending value.
 
-import { EngineError, invalidField } from '../errors.js';
+import { IsolabError, invalidField } from '../errors.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -18,13 +18,13 @@ export function previewValue(value: unknown): string {
 }
 
 /** Builds an invalid-input error for a field, with a shortened value if there is one. */
-export function fieldError(field: string, value: unknown, reason: string): EngineError {
+export function fieldError(field: string, value: unknown, reason: string): IsolabError {
   return invalidField(field, value === undefined ? undefined : previewValue(value), reason);
 }
 
 /** Builds the error for a field that the OCI spec defines but isolab does not implement. */
-export function unsupportedField(field: string, value: unknown): EngineError {
-  return new EngineError({
+export function unsupportedField(field: string, value: unknown): IsolabError {
+  return new IsolabError({
     kind: 'unsupported',
     op: `accept ${field}`,
     value: previewValue(value),

@@ -4,7 +4,7 @@
 
 import path from 'node:path';
 
-import { EngineError } from '../errors.js';
+import { IsolabError } from '../errors.js';
 import {
   CAPABILITIES,
   RLIMITS,
@@ -203,14 +203,14 @@ export interface ExecPlanContext {
 export function buildExecPlan(process: Process, ctx: ExecPlanContext): PlanStep[] {
   validateProcess(process, 'process');
   if (!Number.isSafeInteger(ctx.targetPid) || ctx.targetPid <= 0) {
-    throw new EngineError({ kind: 'invalid-input', op: 'plan exec', value: String(ctx.targetPid),
+    throw new IsolabError({ kind: 'invalid-input', op: 'plan exec', value: String(ctx.targetPid),
       reason: 'the target pid must be a positive integer' });
   }
 
   const steps: PlanStep[] = [{ directive: 'target_pid', pid: ctx.targetPid }];
   for (const type of new Set(ctx.namespaces)) {
     if (!isNamespaceType(type)) {
-      throw new EngineError({ kind: 'invalid-input', op: 'plan exec', value: String(type),
+      throw new IsolabError({ kind: 'invalid-input', op: 'plan exec', value: String(type),
         reason: 'not a namespace type' });
     }
     steps.push({ directive: 'join', kind: NAMESPACE_KINDS[type] });

@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { EngineError, fromSystemError } from '../errors.js';
+import { IsolabError, fromSystemError } from '../errors.js';
 import type { IdMapping, Spec } from './oci.js';
 
 const execFileAsync = promisify(execFile);
@@ -79,7 +79,7 @@ async function listApplets(busybox: string): Promise<string[]> {
   const applets = stdout.split('\n').filter((line) => line !== '');
   for (const applet of applets) {
     if (applet.startsWith('/') || applet.split('/').includes('..')) {
-      throw new EngineError({ kind: 'system', op: 'list busybox applets', value: applet,
+      throw new IsolabError({ kind: 'system', op: 'list busybox applets', value: applet,
         reason: 'busybox --list-full printed a path outside the rootfs' });
     }
   }
@@ -98,7 +98,7 @@ async function checkStaticBinary(file: string): Promise<void> {
   }
   const isElf64LE = data.readUInt32BE(0) === 0x7f454c46 && data[4] === 2 && data[5] === 1;
   if (!isElf64LE) {
-    throw new EngineError({ kind: 'unsupported', op: 'use busybox', value: file,
+    throw new IsolabError({ kind: 'unsupported', op: 'use busybox', value: file,
       reason: 'not a 64-bit little-endian ELF file' });
   }
   const phoff = Number(data.readBigUInt64LE(0x20));
@@ -107,7 +107,7 @@ async function checkStaticBinary(file: string): Promise<void> {
   const PT_INTERP = 3;
   for (let i = 0; i < phnum; i++) {
     if (data.readUInt32LE(phoff + i * phentsize) === PT_INTERP) {
-      throw new EngineError({ kind: 'unsupported', op: 'use busybox', value: file,
+      throw new IsolabError({ kind: 'unsupported', op: 'use busybox', value: file,
         reason: 'it is dynamically linked; install a static busybox such as busybox-static' });
     }
   }
@@ -162,7 +162,7 @@ function hostIdOf(containerId: number, mappings: IdMapping[] | undefined): numbe
     (m) => containerId >= m.containerID && containerId < m.containerID + m.size,
   );
   if (mapping === undefined) {
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'invalid-input',
       op: 'map container id',
       value: String(containerId),

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-import { EngineError, fromSystemError } from '../errors.js';
+import { IsolabError, fromSystemError } from '../errors.js';
 import {
   expectAbsolutePath,
   expectArray,
@@ -90,7 +90,7 @@ export function parseJson(text: string, fileName: string): unknown {
     const where = jsonErrorPosition(text, err);
     const found = text[where.position];
     const near = found === undefined ? 'at end of input' : `near ${JSON.stringify(found)}`;
-    throw new EngineError({
+    throw new IsolabError({
       kind: 'invalid-input',
       op: 'parse',
       value: fileName,

@@ -1,6 +1,6 @@
 // Command line options shared by `isolab vm run` and `isolab vm boot`.
 import { parseArgs } from 'node:util';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 import { LocalTarget } from '../local.js';
 import { QemuTarget } from '../qemu/target.js';
 import type { QemuOptions } from '../qemu/options.js';
@@ -49,8 +49,8 @@ export const TARGET_OPTIONS = {
 export type ParsedOptions = Record<string, string | boolean | undefined>;
 
 /** Builds the error for a bad command line; the CLI exits with 2 for it. */
-export function usageError(reason: string): VmError {
-  return new VmError({ kind: 'invalid-input', op: 'parse the command line', reason });
+export function usageError(reason: string): IsolabError {
+  return new IsolabError({ kind: 'invalid-input', op: 'parse the command line', reason });
 }
 
 /** Splits argv at `--` and parses the options before it. */

@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 import type { KernelBuild } from '../kernels/store.js';
 import { encodeCpio, type CpioEntry } from './cpio.js';
 import { readModule, resolveModules, type ModuleFile } from './modules.js';
@@ -62,7 +62,7 @@ async function readBusybox(): Promise<Buffer> {
   const data = await fs.readFile(BUSYBOX).catch(() => undefined);
   // The initramfs has no shared libraries, so busybox must be static: no PT_INTERP header.
   if (!data || hasInterpreter(data)) {
-    throw new VmError({
+    throw new IsolabError({
       kind: 'missing-tool',
       op: 'build the initramfs from',
       value: BUSYBOX,

@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 
 /** A module file to load, in an order where each comes after its dependencies. */
 export interface ModuleFile {
@@ -43,7 +43,7 @@ export async function resolveModules(modulesDir: string, wanted: readonly string
     const node = graph.get(name);
     if (!node) {
       if (builtinNames.has(name)) return;
-      throw new VmError({ kind: 'not-found', op: 'find kernel module', value: name, reason: `not in ${modulesDir}` });
+      throw new IsolabError({ kind: 'not-found', op: 'find kernel module', value: name, reason: `not in ${modulesDir}` });
     }
     for (const dep of node.deps) visit(dep);
     ordered.push({ name, relativePath: node.relativePath, deps: node.deps });

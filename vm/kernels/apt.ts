@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 
 const DEFAULT_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
@@ -37,7 +37,7 @@ export async function systemMirror(etcApt = '/etc/apt'): Promise<Mirror> {
   const archive = entries.find((entry) =>
     entry.suites.some((suite) => /^[a-z]+(-updates)?$/.test(suite)) && isDebianUri(entry.uris[0]));
   if (!archive) {
-    throw new VmError({
+    throw new IsolabError({
       kind: 'not-found',
       op: 'find the Debian mirror in',
       value: etcApt,
@@ -123,7 +123,7 @@ export async function resolveKernelPackage(
   const output = await runApt('apt-cache', args, `resolve the kernel package of ${suite}`);
   const depends = /^Depends: (linux-image-[^\s,]+) \(= ([^)]+)\)/m.exec(output);
   if (!depends) {
-    throw new VmError({
+    throw new IsolabError({
       kind: 'not-found',
       op: 'resolve the kernel package of suite',
       value: suite,
@@ -144,7 +144,7 @@ export async function downloadPackage(
   await runApt('apt-get', [...aptOptions(aptDir), '-q', 'download', spec], `download ${spec}`, into);
   const debs = (await fs.readdir(into)).filter((name) => name.endsWith('.deb'));
   if (debs.length !== 1) {
-    throw new VmError({ kind: 'system', op: 'download package', value: spec, reason: `found ${debs.length} .deb files` });
+    throw new IsolabError({ kind: 'system', op: 'download package', value: spec, reason: `found ${debs.length} .deb files` });
   }
   return path.join(into, debs[0]);
 }
@@ -153,7 +153,7 @@ async function runApt(tool: string, args: string[], action: string, cwd?: string
   const result = await execa(tool, args, { cwd, reject: false, stdin: 'ignore', timeout: 15 * 60_000 });
   if (result.failed) {
     const missing = (result as { code?: string }).code === 'ENOENT';
-    throw new VmError({
+    throw new IsolabError({
       kind: missing ? 'missing-tool' : 'system',
       op: action.split(' ')[0],
       value: action.slice(action.indexOf(' ') + 1),

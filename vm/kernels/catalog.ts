@@ -1,5 +1,5 @@
 // Kernels by name: each name is a Debian release whose kernel package the qemu target boots.
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 
 export interface KernelSpec {
   name: string;
@@ -30,7 +30,7 @@ export function parseKernelRequest(text: string = DEFAULT_KERNEL): KernelRequest
   const version = at < 0 ? undefined : text.slice(at + 1);
   const spec = KERNELS.find((kernel) => kernel.name === name);
   if (!spec) {
-    throw new VmError({
+    throw new IsolabError({
       kind: 'invalid-input',
       op: 'find kernel',
       value: text,
@@ -38,7 +38,7 @@ export function parseKernelRequest(text: string = DEFAULT_KERNEL): KernelRequest
     });
   }
   if (version !== undefined && !/^[0-9][A-Za-z0-9.+~:-]*$/.test(version)) {
-    throw new VmError({
+    throw new IsolabError({
       kind: 'invalid-input',
       op: 'find kernel',
       value: text,

@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 import { withLock } from '../lock.js';
 import { downloadPackage, resolveKernelPackage, systemMirror, updateSuite } from './apt.js';
 import { KERNELS, type KernelRequest, type KernelSpec } from './catalog.js';
@@ -59,7 +59,7 @@ export async function ensureKernel(cacheDir: string, request: KernelRequest): Pr
     const build = builds.find((candidate) => candidate.packageVersion === request.version);
     if (build) return build;
     const cached = builds.map((candidate) => candidate.packageVersion).join(', ') || 'none';
-    throw new VmError({
+    throw new IsolabError({
       kind: 'not-found',
       op: 'find cached kernel',
       value: `${request.spec.name}@${request.version}`,
@@ -118,7 +118,7 @@ async function unpackKernel(
   await execa('dpkg-deb', ['-x', deb, extract]);
   const bootFiles = await fs.readdir(path.join(extract, 'boot'));
   const image = bootFiles.find((name) => name.startsWith('vmlinuz-'));
-  if (!image) throw new VmError({ kind: 'not-found', op: 'find the kernel image in', value: deb });
+  if (!image) throw new IsolabError({ kind: 'not-found', op: 'find the kernel image in', value: deb });
   const release = image.slice('vmlinuz-'.length);
 
   await fs.rename(path.join(extract, 'boot', image), path.join(dir, 'vmlinuz'));
@@ -156,5 +156,5 @@ async function firstExisting(candidates: string[]): Promise<string> {
   for (const candidate of candidates) {
     if (await fs.stat(candidate).then(() => true, () => false)) return candidate;
   }
-  throw new VmError({ kind: 'not-found', op: 'find kernel modules in', value: candidates.join(' or ') });
+  throw new IsolabError({ kind: 'not-found', op: 'find kernel modules in', value: candidates.join(' or ') });
 }

@@ -5,7 +5,7 @@ import { promises as fs, constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 import { QEMU_BINARY } from './command.js';
 
 export type AccelRequest = 'auto' | 'kvm' | 'tcg';
@@ -32,7 +32,7 @@ export async function chooseAccel(request: AccelRequest, cacheDir: string, probe
   const kvmError = await kvmOpenError();
   if (request === 'kvm') {
     if (kvmError) {
-      throw new VmError({ kind: 'unsupported', op: 'use KVM through', value: '/dev/kvm', reason: kvmError });
+      throw new IsolabError({ kind: 'unsupported', op: 'use KVM through', value: '/dev/kvm', reason: kvmError });
     }
     return { accel: 'kvm', reason: 'requested' };
   }
@@ -71,7 +71,7 @@ export async function kvmOpenError(): Promise<string | undefined> {
 export async function qemuVersion(): Promise<string> {
   const result = await execa(QEMU_BINARY, ['--version'], { reject: false });
   if (result.failed) {
-    throw new VmError({
+    throw new IsolabError({
       kind: 'missing-tool',
       op: 'run',
       value: QEMU_BINARY,

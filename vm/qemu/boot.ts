@@ -1,7 +1,7 @@
 // Boots a VM in phases, each with a timeout, and tears down whatever was made
 // when a phase fails or the process gets SIGINT or SIGTERM.
 import type { Client } from 'ssh2';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 import { ensureInitramfs } from '../initramfs/build.js';
 import { parseKernelRequest } from '../kernels/catalog.js';
 import { ensureKernel, type KernelBuild } from '../kernels/store.js';
@@ -153,8 +153,8 @@ async function waitForSsh(launched: LaunchedVm, watch: ConsoleWatch, signal: Abo
   }
 }
 
-function asBootFailure(failure: VmError): VmError {
-  return new VmError({
+function asBootFailure(failure: IsolabError): IsolabError {
+  return new IsolabError({
     kind: failure.kind,
     op: 'boot vm',
     value: failure.value,

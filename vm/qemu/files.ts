@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 import type { KernelBuild } from '../kernels/store.js';
 import type { VmRecord } from './runtime.js';
 
@@ -56,7 +56,7 @@ async function sshKeygen(file: string, comment: string): Promise<void> {
   const result = await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { reject: false });
   if (result.failed) {
     const missing = (result as { code?: string }).code === 'ENOENT';
-    throw new VmError({
+    throw new IsolabError({
       kind: missing ? 'missing-tool' : 'system',
       op: 'generate SSH key',
       value: file,
@@ -96,7 +96,7 @@ export async function makeWorkDisk(dir: string, sizeGiB: number): Promise<void> 
   const result = await execa('mkfs.ext4', ['-q', '-F', '-L', 'isolab-work', '-E', 'lazy_journal_init=1', image], { reject: false });
   if (result.failed) {
     const missing = (result as { code?: string }).code === 'ENOENT';
-    throw new VmError({
+    throw new IsolabError({
       kind: missing ? 'missing-tool' : 'system',
       op: 'make the work disk',
       value: image,

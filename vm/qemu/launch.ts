@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 import { writeInitramfsWithInit } from '../initramfs/build.js';
 import type { KernelBuild } from '../kernels/store.js';
 import { phase, type Teardown } from '../phases.js';
@@ -69,7 +69,7 @@ async function prepare(request: LaunchRequest, dir: string, teardown: Teardown):
     await fs.mkdir(dir, { mode: 0o700 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    throw new VmError({ kind: 'invalid-input', op: 'create vm', value: request.name, reason: 'a VM with this name exists' });
+    throw new IsolabError({ kind: 'invalid-input', op: 'create vm', value: request.name, reason: 'a VM with this name exists' });
   }
   teardown.defer('remove the runtime directory', () => fs.rm(dir, { recursive: true, force: true }));
 
@@ -172,13 +172,13 @@ async function waitForPidfile(record: VmRecord, exited: Promise<string> | undefi
 }
 
 /** Builds the error for a QEMU that exited at start, naming a busy forwarded port as such. */
-export async function qemuFailure(dir: string, exit: string): Promise<VmError> {
+export async function qemuFailure(dir: string, exit: string): Promise<IsolabError> {
   const log = (await fs.readFile(path.join(dir, 'qemu.log'), 'utf8').catch(() => '')).trim();
   const name = path.basename(dir);
   if (/host forwarding rule/i.test(log)) {
-    return new VmError({ kind: 'invalid-input', op: 'boot vm', value: name, reason: `QEMU could not forward the SSH port, which is in use: ${log}` });
+    return new IsolabError({ kind: 'invalid-input', op: 'boot vm', value: name, reason: `QEMU could not forward the SSH port, which is in use: ${log}` });
   }
-  return new VmError({ kind: 'system', op: 'boot vm', value: name, reason: `QEMU exited at start (${exit}): ${log || 'no message'}` });
+  return new IsolabError({ kind: 'system', op: 'boot vm', value: name, reason: `QEMU exited at start (${exit}): ${log || 'no message'}` });
 }
 
 function watchPid(pid: number, startTime: number | null): Promise<string> {
@@ -211,7 +211,7 @@ export function checkPortFree(port: number): Promise<number> {
     const server = net.createServer();
     server.once('error', (err: NodeJS.ErrnoException) => {
       const reason = err.code === 'EADDRINUSE' ? 'the port is in use' : err.message;
-      reject(new VmError({ kind: 'invalid-input', op: 'forward SSH port', value: `127.0.0.1:${port}`, reason }));
+      reject(new IsolabError({ kind: 'invalid-input', op: 'forward SSH port', value: `127.0.0.1:${port}`, reason }));
     });
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(port)));
   });

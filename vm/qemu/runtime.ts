@@ -4,7 +4,7 @@
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 import { processExists } from '../lock.js';
 
 /** The record of a VM, written before QEMU starts and updated once it runs. */
@@ -40,7 +40,7 @@ export function newVmName(): string {
 /** Throws unless name can name a VM and its directory. */
 export function validateVmName(name: string): void {
   if (!NAME_PATTERN.test(name)) {
-    throw new VmError({
+    throw new IsolabError({
       kind: 'invalid-input',
       op: 'accept vm name',
       value: name,
@@ -112,7 +112,7 @@ export async function stopQemu(record: VmRecord, graceMs = 3000): Promise<void> 
   if (await waitForExit(qemuPid as number, qemuStartTime, graceMs)) return;
   process.kill(qemuPid as number, 'SIGKILL');
   if (await waitForExit(qemuPid as number, qemuStartTime, 10_000)) return;
-  throw new VmError({ kind: 'system', op: 'stop QEMU of vm', value: record.name, reason: `pid ${qemuPid} survived SIGKILL` });
+  throw new IsolabError({ kind: 'system', op: 'stop QEMU of vm', value: record.name, reason: `pid ${qemuPid} survived SIGKILL` });
 }
 
 async function waitForExit(pid: number, startTime: number | null, timeoutMs: number): Promise<boolean> {

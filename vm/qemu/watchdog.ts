@@ -2,7 +2,7 @@
 // stalls are kept as warnings, and a guest with no console output and no SSH
 // response for the hang bound is reported as hung.
 import { promises as fs } from 'node:fs';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 import { formatSeconds } from '../phases.js';
 import { BOOT_MARK, TAINT_MARK } from '../initramfs/scripts.js';
 import type { KernelWarning } from '../types.js';
@@ -46,10 +46,10 @@ export class ConsoleWatch {
   readonly marks = new Map<string, { uptime: number; seenAt: number }>();
   lastOutputAt = Date.now();
   lastResponseAt = 0;
-  failure: VmError | undefined;
+  failure: IsolabError | undefined;
   /** Rejects with the failure once there is one. */
   readonly failed: Promise<never>;
-  private rejectFailed!: (err: VmError) => void;
+  private rejectFailed!: (err: IsolabError) => void;
   private offset = 0;
   private partial = '';
   private timer: NodeJS.Timeout | undefined;
@@ -182,7 +182,7 @@ export class ConsoleWatch {
   }
 
   private fail(kind: 'hung' | 'crashed' | 'system', reason: string, logExcerpt: string): void {
-    this.failure = new VmError({ kind, op: 'run vm', value: this.vm, reason, logExcerpt });
+    this.failure = new IsolabError({ kind, op: 'run vm', value: this.vm, reason, logExcerpt });
     this.rejectFailed(this.failure);
   }
 }

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 import { DEFAULT_RUN_DIR } from '../paths.js';
 import { freePort } from '../qemu/launch.js';
 import { QemuTarget } from '../qemu/target.js';
@@ -13,10 +13,10 @@ import { LocalTarget } from '../local.js';
 import { requireAttacksAllowed } from '../result.js';
 import { qemuProcessesOf } from './processes.js';
 
-async function failure(work: Promise<unknown>): Promise<VmError> {
+async function failure(work: Promise<unknown>): Promise<IsolabError> {
   const error = await work.then(() => undefined, (err: unknown) => err);
-  expect(error).toBeInstanceOf(VmError);
-  return error as VmError;
+  expect(error).toBeInstanceOf(IsolabError);
+  return error as IsolabError;
 }
 
 async function expectNothingLeft(name: string): Promise<void> {

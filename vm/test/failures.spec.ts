@@ -1,6 +1,6 @@
 // A hung guest and a crashed guest kernel are detected and reported with the console.
 import { test, expect } from '@playwright/test';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 import { QemuTarget } from '../qemu/target.js';
 import { qemuProcessesOf, testVmName } from './processes.js';
 
@@ -24,8 +24,8 @@ test('hung guest is reported within the bound', async () => {
     .then(() => undefined, (err: unknown) => err);
   const elapsed = Date.now() - started;
 
-  expect(error).toBeInstanceOf(VmError);
-  const vmError = error as VmError;
+  expect(error).toBeInstanceOf(IsolabError);
+  const vmError = error as IsolabError;
   expect(vmError.kind).toBe('hung');
   expect(vmError.message).toContain(`could not boot vm \`${name}\``);
   expect(vmError.message).toMatch(/no console output and no SSH response for \d+(\.\d)? s/);
@@ -45,8 +45,8 @@ test('guest kernel crash fails the command with the panic', async () => {
     const error = await machine.run('echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger')
       .then(() => undefined, (err: unknown) => err);
 
-    expect(error).toBeInstanceOf(VmError);
-    const vmError = error as VmError;
+    expect(error).toBeInstanceOf(IsolabError);
+    const vmError = error as IsolabError;
     expect(vmError.kind).toBe('crashed');
     expect(vmError.reason).toBe('the guest kernel crashed');
     expect(vmError.logExcerpt).toContain('Kernel panic - not syncing');

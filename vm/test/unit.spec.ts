@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { VmError } from '../errors.js';
+import { IsolabError } from '../../engine/errors.js';
 import { parseKernelFacts } from '../facts.js';
 import { encodeCpio } from '../initramfs/cpio.js';
 import { parseKernelRequest } from '../kernels/catalog.js';
@@ -21,7 +21,7 @@ function result(fields: Partial<RunResult>): RunResult {
 }
 
 test('unknown kernel name lists the known ones', () => {
-  expect(() => parseKernelRequest('debian-4.19')).toThrow(VmError);
+  expect(() => parseKernelRequest('debian-4.19')).toThrow(IsolabError);
   expect(() => parseKernelRequest('debian-4.19')).toThrow(/known kernels: debian-6\.1, debian-6\.12, debian-5\.10/);
 });
 

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 
 import { expect, test } from '@playwright/test';
 
-import { EngineError } from '../../errors.js';
+import { IsolabError } from '../../errors.js';
 import type { LinuxResources } from '../../spec/oci.js';
 import { detectLayout, openCgroup, type Cgroup } from '../index.js';
 import { fakeHybrid, v1Unlimited, type FakeCgroupFs } from './fakefs.js';
@@ -23,10 +23,10 @@ test.afterEach(async () => {
   await fake.cleanup();
 });
 
-async function rejection(resources: LinuxResources): Promise<EngineError> {
+async function rejection(resources: LinuxResources): Promise<IsolabError> {
   const error = await cgroup.apply(resources).then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(EngineError);
-  return error as EngineError;
+  expect(error).toBeInstanceOf(IsolabError);
+  return error as IsolabError;
 }
 
 test('memory limit goes to memory.limit_in_bytes', async () => {
@@ -149,9 +149,9 @@ test('missing controller is unsupported naming the section', async () => {
   detected.controllers.delete('pids');
   const noPids = await openCgroup('isolab/web1', { layout: detected, system: fake.system });
   const error = await noPids.apply({ pids: { limit: 10 } }).catch((e: unknown) => e);
-  expect((error as EngineError).kind).toBe('unsupported');
-  expect((error as EngineError).message).toContain('linux.resources.pids');
-  expect((error as EngineError).message).toContain('the pids controller is not available');
+  expect((error as IsolabError).kind).toBe('unsupported');
+  expect((error as IsolabError).message).toContain('linux.resources.pids');
+  expect((error as IsolabError).message).toContain('the pids controller is not available');
 });
 
 test('v1 default limit reads back as unlimited', async () => {

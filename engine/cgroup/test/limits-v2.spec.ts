@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 
 import { expect, test } from '@playwright/test';
 
-import { EngineError } from '../../errors.js';
+import { IsolabError } from '../../errors.js';
 import type { LinuxResources } from '../../spec/oci.js';
 import { openCgroup, type Cgroup } from '../index.js';
 import { fakeUnified, type FakeCgroupFs } from './fakefs.js';
@@ -23,10 +23,10 @@ test.afterEach(async () => {
   await fake.cleanup();
 });
 
-async function rejection(resources: LinuxResources): Promise<EngineError> {
+async function rejection(resources: LinuxResources): Promise<IsolabError> {
   const error = await cgroup.apply(resources).then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(EngineError);
-  return error as EngineError;
+  expect(error).toBeInstanceOf(IsolabError);
+  return error as IsolabError;
 }
 
 test('memory limit is written to memory.max', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import { expect, test } from '@playwright/test';
 
-import { EngineError } from '../../errors.js';
+import { IsolabError } from '../../errors.js';
 import { openCgroup, type Cgroup } from '../index.js';
 import { coMountedMountinfo, fakeHybrid, type FakeCgroupFs } from './fakefs.js';
 
@@ -67,9 +67,9 @@ test('addProcess explains ENOSPC from an empty cpuset', async () => {
   await fs.unlink(procs);
   await fs.symlink('/dev/full', procs);
   const error = await cgroup.addProcess(4242).catch((e: unknown) => e);
-  expect((error as EngineError).code).toBe('ENOSPC');
-  expect((error as EngineError).message).toContain('cpuset.cpus or cpuset.mems');
-  expect((error as EngineError).message).toContain('4242');
+  expect((error as IsolabError).code).toBe('ENOSPC');
+  expect((error as IsolabError).message).toContain('cpuset.cpus or cpuset.mems');
+  expect((error as IsolabError).message).toContain('4242');
 });
 
 test('pids is the union over hierarchies', async () => {
@@ -198,7 +198,7 @@ test.describe('mixed layout', () => {
     await cgroup.create();
     const error = await cgroup.apply({ memory: { limit: 33554432 }, cpu: { shares: 1 } })
       .catch((e: unknown) => e);
-    expect((error as EngineError).message).toContain('linux.resources.cpu.shares');
+    expect((error as IsolabError).message).toContain('linux.resources.cpu.shares');
     expect(await fake.read('sys/fs/cgroup/unified/isolab/web1/memory.max')).toBe('max');
   });
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import { expect, test } from '@playwright/test';
 
-import { EngineError } from '../../errors.js';
+import { IsolabError } from '../../errors.js';
 import { openCgroup, type Cgroup, type OpenOptions } from '../index.js';
 import { fakeUnified, type FakeCgroupFs, type UnifiedOptions } from './fakefs.js';
 
@@ -82,15 +82,15 @@ for (const pid of [0, -1, 1.5]) {
     const cgroup = await setup();
     await cgroup.create();
     const error = await cgroup.addProcess(pid).catch((e: unknown) => e);
-    expect((error as EngineError).kind).toBe('invalid-input');
+    expect((error as IsolabError).kind).toBe('invalid-input');
   });
 }
 
 test('addProcess before create names the missing cgroup', async () => {
   const cgroup = await setup();
   const error = await cgroup.addProcess(4242).catch((e: unknown) => e);
-  expect((error as EngineError).kind).toBe('not-found');
-  expect((error as EngineError).message).toContain('the cgroup does not exist');
+  expect((error as IsolabError).kind).toBe('not-found');
+  expect((error as IsolabError).message).toContain('the cgroup does not exist');
 });
 
 test('v2Dir and dirOf point at the leaf', async () => {
@@ -126,8 +126,8 @@ test('freeze that never settles times out and unfreezes', async () => {
   await cgroup.create();
   const { freezerV2 } = await import('../freezer.js');
   const error = await freezerV2.freeze(join(fake.root, leaf), 100).catch((e: unknown) => e);
-  expect((error as EngineError).kind).toBe('timeout');
-  expect((error as EngineError).message).toContain('frozen 0 in cgroup.events');
+  expect((error as IsolabError).kind).toBe('timeout');
+  expect((error as IsolabError).message).toContain('frozen 0 in cgroup.events');
   expect(await fake.read(`${leaf}/cgroup.freeze`)).toBe('0');
 });
 
@@ -168,8 +168,8 @@ test('killAll times out naming the pids left', async () => {
   fake.survive(101);
   const stop = fake.emulateV2Freezer(leaf);
   const error = await cgroup.killAll(300).catch((e: unknown) => e).finally(stop);
-  expect((error as EngineError).kind).toBe('timeout');
-  expect((error as EngineError).message).toContain('pids 101 were still there');
+  expect((error as IsolabError).kind).toBe('timeout');
+  expect((error as IsolabError).message).toContain('pids 101 were still there');
 });
 
 test('destroy removes the leaf and the ancestors it created', async () => {
@@ -219,8 +219,8 @@ test('destroy of a cgroup with processes is bad-state', async () => {
   await cgroup.create();
   await fake.write(`${leaf}/cgroup.procs`, '101\n');
   const error = await cgroup.destroy().catch((e: unknown) => e);
-  expect((error as EngineError).kind).toBe('bad-state');
-  expect((error as EngineError).code).toBe('EBUSY');
+  expect((error as IsolabError).kind).toBe('bad-state');
+  expect((error as IsolabError).code).toBe('EBUSY');
   expect(await fake.exists(leaf)).toBe(true);
 });
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import { expect, test } from '@playwright/test';
 
-import { EngineError } from '../../errors.js';
+import { IsolabError } from '../../errors.js';
 import { detectLayout, openCgroup, parseMountinfo } from '../index.js';
 import {
   coMountedMountinfo, fakeHybrid, fakeUnified, type FakeCgroupFs,
@@ -90,9 +90,9 @@ test('mode v1 ignores cgroup2 and mode v2 ignores v1', async () => {
 test('mode v2 without cgroup2 mount is unsupported', async () => {
   const error = await detectLayoutFrom(coMountedMountinfo.split('\n')
     .filter((line) => !line.includes('cgroup2')).join('\n'), 'v2').catch((e: unknown) => e);
-  expect(error).toBeInstanceOf(EngineError);
-  expect((error as EngineError).kind).toBe('unsupported');
-  expect((error as EngineError).message).toContain('no cgroup2 file system is mounted');
+  expect(error).toBeInstanceOf(IsolabError);
+  expect((error as IsolabError).kind).toBe('unsupported');
+  expect((error as IsolabError).message).toContain('no cgroup2 file system is mounted');
 });
 
 test('unknown layout mode is named in the error', async () => {
@@ -100,22 +100,22 @@ test('unknown layout mode is named in the error', async () => {
   const error = await openCgroup('isolab/web1', {
     root: fake.root, mountinfo: fake.mountinfo, layout: 'v3' as 'v1',
   }).catch((e: unknown) => e);
-  expect(error).toBeInstanceOf(EngineError);
-  expect((error as EngineError).message).toMatch(/^could not open cgroup with layout `v3`: /);
+  expect(error).toBeInstanceOf(IsolabError);
+  expect((error as IsolabError).message).toMatch(/^could not open cgroup with layout `v3`: /);
 });
 
 test('missing mountinfo file is not-found', async () => {
   const error = await detectLayout({ mountinfo: '/nonexistent/mountinfo' })
     .catch((e: unknown) => e);
-  expect((error as EngineError).kind).toBe('not-found');
-  expect((error as EngineError).message).toContain('/nonexistent/mountinfo');
+  expect((error as IsolabError).kind).toBe('not-found');
+  expect((error as IsolabError).message).toContain('/nonexistent/mountinfo');
 });
 
 test('no cgroup mounts leaves nothing to open', async () => {
   const error = await openCgroupFrom('31 23 0:28 / /sys rw - sysfs sysfs rw')
     .catch((e: unknown) => e);
-  expect((error as EngineError).kind).toBe('unsupported');
-  expect((error as EngineError).message).toContain('no cgroup controller is available');
+  expect((error as IsolabError).kind).toBe('unsupported');
+  expect((error as IsolabError).message).toContain('no cgroup controller is available');
 });
 
 for (const bad of ['', '/isolab/web1', '../escape', 'isolab/../..', 'isolab//web1', 'a/./b']) {
@@ -123,9 +123,9 @@ for (const bad of ['', '/isolab/web1', '../escape', 'isolab/../..', 'isolab//web
     fake = await fakeHybrid();
     const error = await openCgroup(bad, { root: fake.root, mountinfo: fake.mountinfo })
       .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(EngineError);
-    expect((error as EngineError).kind).toBe('invalid-input');
-    expect((error as EngineError).op).toBe('open cgroup');
+    expect(error).toBeInstanceOf(IsolabError);
+    expect((error as IsolabError).kind).toBe('invalid-input');
+    expect((error as IsolabError).op).toBe('open cgroup');
   });
 }
 

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { EngineError } from '../../errors.js';
+import { IsolabError } from '../../errors.js';
 import { defaultSpec } from '../generate.js';
 import { parseSpec } from '../validate.js';
 
@@ -30,13 +30,13 @@ export function baseConfig(): Record<string, any> {
 }
 
 /** Returns the error that parseSpec raises for a config, or fails the test. */
-export function rejection(config: unknown, bundleDir: string): EngineError {
+export function rejection(config: unknown, bundleDir: string): IsolabError {
   const text = typeof config === 'string' ? config : JSON.stringify(config);
   try {
     parseSpec(text, bundleDir);
   } catch (err) {
-    expect(err).toBeInstanceOf(EngineError);
-    return err as EngineError;
+    expect(err).toBeInstanceOf(IsolabError);
+    return err as IsolabError;
   }
   throw new Error('parseSpec accepted a config that the test expects it to reject');
 }
@@ -47,7 +47,7 @@ export function expectRejected(
   bundleDir: string,
   field: string,
   reason: string | RegExp,
-): EngineError {
+): IsolabError {
   const err = rejection(config, bundleDir);
   expect(err.op).toBe(`accept ${field}`);
   if (typeof reason === 'string') expect(err.message).toContain(reason);
