@@ -7,6 +7,7 @@ import { ENGINE_USAGE, runEngineCommand } from './engine-cli.js';
 const USAGE = `usage: isolab [--verbose] [--json] COMMAND ...
   engine VERB ...   the container engine (isolab engine --help)
   suites ...        the main job: isolation scenarios in a VM per target, then the report
+  gate ...          compare results/results.json with the baseline (isolab gate --help)
   vm ...            disposable VMs on Debian kernels (isolab vm --help)
   kernels list|fetch
                     the Debian kernel packages in the cache
@@ -76,6 +77,9 @@ export async function main(argv: string[]): Promise<void> {
     } else if (command === 'suites') {
       const { runSuitesCommand } = await import('./suites-cli.js');
       code = await runSuitesCommand(args);
+    } else if (command === 'gate') {
+      const { runGate } = await import('./gate-cli.js');
+      code = await runGate(args);
     } else if (command === 'scenario') {
       const { runScenarioCommand } = await import('./scenario-cli.js');
       code = await runScenarioCommand(args);

@@ -6,18 +6,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { IsolabError } from '../engine/errors.js';
+import { hasDefaultBaseline, runGate } from './gate-cli.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');
 
-export const SUITES_USAGE = `usage: isolab suites [--kernel NAME]... [--cgroup v1|v2]... [--all] [--grep TEXT]
+export const SUITES_USAGE = `usage: isolab suites [--kernel NAME]... [--cgroup v1|v2]... [--all] [--grep TEXT] [--no-gate]
   Boots a VM per target (kernel x cgroup version), runs every scenario's
   baseline, attack and control in it, and writes results/ with the isolation
-  report at results/isolation-report.html.
+  report at results/isolation-report.html. Then it compares the results with
+  reports/baseline.json (isolab gate) and fails when the gate fails.
   --kernel   debian-6.1 (default), debian-6.12, debian-5.10; repeatable
   --cgroup   v2 (default) or v1; repeatable
   --all      every kernel with both cgroup versions
-  --grep     only scenarios whose test title matches`;
+  --grep     only scenarios whose test title matches
+  --no-gate  skip the baseline gate`;
 
 const KERNELS = ['debian-6.1', 'debian-6.12', 'debian-5.10'];
 
@@ -30,6 +33,7 @@ export async function runSuitesCommand(argv: string[]): Promise<number> {
       cgroup: { type: 'string', multiple: true },
       all: { type: 'boolean' },
       grep: { type: 'string' },
+      'no-gate': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -56,5 +60,8 @@ export async function runSuitesCommand(argv: string[]): Promise<number> {
   });
   process.stdout.write(`suites on ${projects.join(', ')}: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   process.stdout.write(`report: ${path.join(repoRoot, 'results/isolation-report.html')}\n`);
-  return code;
+  // A run of some scenarios only (--grep) would fail the gate on the phases it left out.
+  if (values['no-gate'] || values.grep || !hasDefaultBaseline()) return code;
+  const gate = await runGate([]);
+  return code === 0 ? gate : code;
 }

@@ -1,0 +1,153 @@
+import { expect, test } from '@playwright/test';
+
+import { atLeast, atMost, within } from '../../scenarios/framework/checks.js';
+import type { CheckResult, Phase } from '../../scenarios/framework/types.js';
+import { baselineFrom, compareWithBaseline, marginOf, type GateStatus } from '../gate.js';
+import type { ResultEntry, ResultsFile, Verdict } from '../model.js';
+
+function entry(
+  scenario: string,
+  phase: Phase,
+  verdict: Verdict,
+  checks: CheckResult[] = [atMost('victim sees no EAGAIN', 0, 0)],
+  target = 'qemu-debian-6.1-v2',
+): ResultEntry {
+  return {
+    target,
+    kernelRelease: '6.1.0-57-amd64',
+    cgroupVersion: 2,
+    vcpus: 2,
+    memoryMiB: 1024,
+    swapMiB: 256,
+    scenario,
+    phase,
+    checks,
+    offenderChecks: [],
+    metrics: {},
+    samples: {},
+    wallMs: 1000,
+    test: `${scenario} ${phase}`,
+    verdict,
+    durationMs: 1000,
+  };
+}
+
+function run(...entries: ResultEntry[]): ResultsFile {
+  const totals = { passed: 0, failed: 0, skipped: 0, 'expected-failure': 0 };
+  for (const e of entries) totals[e.verdict]++;
+  return { schemaVersion: 1, startedAt: '2026-12-04T20:00:00.000Z', wallMs: 0, totals, entries };
+}
+
+/** Returns the gate's status for each phase, keyed by "scenario phase". */
+function statuses(before: ResultsFile, after: ResultsFile): Record<string, GateStatus> {
+  const report = compareWithBaseline(baselineFrom(before), after);
+  return Object.fromEntries(report.lines.map((line) => [line.key.split(' ').slice(1).join(' '), line.status]));
+}
+
+const accepted = run(
+  entry('forkbomb', 'baseline', 'passed'),
+  entry('forkbomb', 'control', 'passed'),
+  entry('paging', 'attack', 'passed'),
+);
+
+test('identical run holds', () => {
+  const report = compareWithBaseline(baselineFrom(accepted), accepted);
+
+  expect(report.failed).toBe(0);
+  expect(report.lines.map((line) => line.status)).toEqual(['held', 'held', 'held']);
+});
+
+// Cases as [name, the phase forkbomb baseline in the new run, expected status, fails the gate].
+const phaseCases: Array<[string, ResultEntry | undefined, GateStatus, boolean]> = [
+  ['failed phase regresses', entry('forkbomb', 'baseline', 'failed', [atMost('victim sees no EAGAIN', 3, 0)]), 'regressed', true],
+  ['skipped phase regresses', entry('forkbomb', 'baseline', 'skipped', []), 'regressed', true],
+  ['absent phase is missing', undefined, 'missing', true],
+  ['dropped check is missing', entry('forkbomb', 'baseline', 'passed', [atLeast('victim forks 100 children', 100, 100)]), 'check-missing', true],
+  ['expected failure is a new finding', entry('forkbomb', 'baseline', 'expected-failure'), 'new-finding', true],
+];
+
+for (const [name, changed, status, fails] of phaseCases) {
+  test(`gate: ${name}`, () => {
+    const others = accepted.entries.filter((e) => !(e.scenario === 'forkbomb' && e.phase === 'baseline'));
+    const after = run(...(changed ? [changed] : []), ...others);
+    const report = compareWithBaseline(baselineFrom(accepted), after);
+    const line = report.lines.find((l) => l.key.endsWith('forkbomb baseline'));
+
+    expect(line?.status).toBe(status);
+    expect(report.failed).toBe(fails ? 1 : 0);
+  });
+}
+
+test('regression names the failed check', () => {
+  const after = run(
+    entry('forkbomb', 'baseline', 'failed', [atMost('victim sees no EAGAIN', 3, 0)]),
+    ...accepted.entries.slice(1),
+  );
+  const report = compareWithBaseline(baselineFrom(accepted), after);
+
+  expect(report.lines[0].detail).toContain('victim sees no EAGAIN');
+});
+
+test('finding that stops reproducing improves', () => {
+  const before = run(entry('paging', 'attack', 'expected-failure'));
+  const after = run(entry('paging', 'attack', 'passed'));
+
+  expect(statuses(before, after)).toEqual({ 'paging attack': 'improved' });
+  expect(compareWithBaseline(baselineFrom(before), after).failed).toBe(0);
+});
+
+test('target not run is not failed', () => {
+  const before = run(entry('forkbomb', 'baseline', 'passed', undefined, 'qemu-debian-5.10-v1'), ...accepted.entries);
+  const report = compareWithBaseline(baselineFrom(before), accepted);
+
+  expect(report.lines.find((l) => l.key.startsWith('qemu-debian-5.10-v1'))?.status).toBe('target-not-run');
+  expect(report.failed).toBe(0);
+});
+
+test('new phases pass unless failed', () => {
+  const after = run(
+    ...accepted.entries,
+    entry('exec', 'attack', 'passed'),
+    entry('exec', 'control', 'failed'),
+    entry('stats', 'attack', 'expected-failure'),
+  );
+  const found = statuses(accepted, after);
+
+  expect(found['exec attack']).toBe('new');
+  expect(found['exec control']).toBe('regressed');
+  expect(found['stats attack']).toBe('new-finding');
+});
+
+test('held line shows the tightest margin', () => {
+  const checks = [within('victim share', 0.44, 0.5, 0.15), atMost('EAGAIN', 0, 0)];
+  const before = run(entry('cpushare', 'attack', 'passed', checks));
+  const report = compareWithBaseline(baselineFrom(before), before);
+
+  expect(report.lines[0].detail).toContain('tightest: victim share at 20% margin, 20% before');
+});
+
+// Cases as [check, margin].
+const marginCases: Array<[CheckResult, number]> = [
+  [atMost('at most, half used', 5, 10), 0.5],
+  [atMost('at most, at the bound', 10, 10), 0],
+  [atMost('at most, over', 15, 10), -0.5],
+  [atMost('at most zero', 0, 0), 0],
+  [atLeast('at least, double', 20, 10), 1],
+  [atLeast('at least, under', 5, 10), -0.5],
+  [within('within, exact', 1, 1, 0.1), 1],
+  [within('within, at tolerance', 1.1, 1, 0.1), 0],
+];
+
+for (const [check, margin] of marginCases) {
+  test(`marginOf ${check.name}`, () => {
+    expect(marginOf(check)).toBeCloseTo(margin, 9);
+  });
+}
+
+test('baseline is sorted with margins', () => {
+  const baseline = baselineFrom(accepted);
+
+  expect(baseline.phases.map((p) => `${p.scenario} ${p.phase}`)).toEqual(['forkbomb baseline', 'forkbomb control', 'paging attack']);
+  expect(baseline.phases[0].margins).toEqual({ 'victim sees no EAGAIN': 0 });
+  expect(baseline.runStartedAt).toBe('2026-12-04T20:00:00.000Z');
+});
