@@ -94,7 +94,7 @@ export async function main(argv: string[]): Promise<void> {
       code = 2;
     }
   } catch (err) {
-    code = reportError(err, verbose);
+    code = reportError(err, verbose, helpCommand(argv));
   }
   process.exitCode = code;
 }
@@ -105,13 +105,20 @@ async function packageVersion(): Promise<string> {
   return (JSON.parse(await readFile(file, 'utf8')) as { version: string }).version;
 }
 
-function reportError(err: unknown, verbose: boolean): number {
+/** Returns the help command for the command in argv, such as `isolab gate --help`. */
+function helpCommand(argv: string[]): string {
+  const command = argv.find((arg) => !arg.startsWith('-'));
+  const known = ['engine', 'suites', 'gate', 'vm', 'kernels', 'scenario'];
+  return command && known.includes(command) ? `isolab ${command} --help` : 'isolab --help';
+}
+
+function reportError(err: unknown, verbose: boolean, help: string): number {
   if (isParseArgsError(err)) {
-    log('error', 'cli.usage', `could not parse the command line: ${(err as Error).message}; see \`isolab engine --help\``);
+    log('error', 'cli.usage', `could not parse the command line: ${(err as Error).message}; see \`${help}\``);
     return 2;
   }
   if (err instanceof IsolabError) {
-    log('error', `engine.${err.kind}`, err.message);
+    log('error', `error.${err.kind}`, err.message);
     if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
     return err.kind === 'invalid-input' && err.op === 'parse the command line' ? 2 : 1;
   }

@@ -1,6 +1,6 @@
-// `isolab gate`: the baseline gate for CI. Compares results.json with a
-// baseline and exits 1 when a phase regressed, went missing, lost a check or
-// became a new finding. `--write` makes the baseline from accepted runs.
+// `isolab gate`: the baseline gate for CI. It compares results.json with a
+// baseline and exits 1 on a regression. `--write` updates the baseline from
+// accepted runs.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fromSystemError, IsolabError } from '../engine/errors.js';
 import {
-  BASELINE_SCHEMA_VERSION, baselineFrom, compareWithBaseline, FAILING, type Baseline,
+  baselineFrom, baselineProblem, compareWithBaseline, FAILING, mergeBaselines, resultsProblem,
+  type Baseline,
 } from '../reports/gate.js';
 import type { ResultsFile } from '../reports/model.js';
 
@@ -18,16 +19,21 @@ const repoRoot = path.resolve(here, '../..');
 /** The baseline that `isolab gate` and `isolab suites` use by default. */
 export const DEFAULT_BASELINE = path.join(repoRoot, 'reports/baseline.json');
 
-export const GATE_USAGE = `usage: isolab gate [--results FILE]... [--baseline FILE] [--write]
-  Compares the run's results with the baseline and exits 1 when a phase that
-  held now fails or is skipped, a phase or one of its checks is missing, or a
-  phase became a new finding. Targets the run did not include are listed, not
-  failed. Margins to each bound are printed but not judged.
+export const GATE_USAGE = `usage: isolab gate [--results FILE]... [--baseline FILE] [--target NAME]... [--write]
+  Compares the run's results with the baseline and exits 1 when a phase
+  fails, a phase that held is now skipped, a phase or one of its checks is
+  missing, a control stops breaking a check it broke before, or a phase
+  became a new finding. Margins to each bound are printed but not judged.
   --results   results.json of the run (default results/results.json); repeat
-              to combine runs of several targets
+              to combine runs of different targets (a phase in two files is
+              rejected)
   --baseline  the baseline (default reports/baseline.json)
-  --write     write the baseline from the results instead; a run with a
-              failed phase is rejected`;
+  --target    a target the run was asked for, such as qemu-debian-6.1-v2;
+              all its baseline phases must be in the results. Without it,
+              the targets with results are judged and the others listed
+  --write     write the baseline from the results instead: the phases of
+              the targets in the results replace theirs, the other targets'
+              phases stay. A run with a failed phase is rejected`;
 
 async function readJson<T>(file: string, label: string): Promise<T> {
   let text: string;
@@ -43,18 +49,37 @@ async function readJson<T>(file: string, label: string): Promise<T> {
   }
 }
 
-/** Reads and merges results files; a later file's phase replaces an earlier one's. */
+/** Reads, checks and merges results files; the same phase in two files is rejected. */
 export async function readResults(files: string[]): Promise<ResultsFile> {
-  const all = await Promise.all(files.map((file) => readJson<ResultsFile>(file, 'results')));
+  const all: ResultsFile[] = [];
+  for (const file of files) {
+    const data = await readJson<unknown>(file, 'results');
+    const problem = resultsProblem(data);
+    if (problem) throw new IsolabError({ kind: 'invalid-input', op: 'read results', value: file, reason: problem });
+    all.push(data as ResultsFile);
+  }
   const entries = new Map<string, ResultsFile['entries'][number]>();
-  for (const results of all) {
-    for (const entry of results.entries ?? []) entries.set(`${entry.target} ${entry.scenario} ${entry.phase}`, entry);
+  for (const [index, results] of all.entries()) {
+    for (const entry of results.entries) {
+      const key = `${entry.target} ${entry.scenario} ${entry.phase}`;
+      if (entries.has(key)) {
+        throw new IsolabError({ kind: 'invalid-input', op: 'combine results', value: files[index], reason: `phase ${key} is also in an earlier file; pass each target's run once` });
+      }
+      entries.set(key, entry);
+    }
   }
   const merged = [...entries.values()];
   const startedAt = all.map((results) => results.startedAt).sort()[0] ?? new Date(0).toISOString();
   const totals = { passed: 0, failed: 0, skipped: 0, 'expected-failure': 0 };
   for (const entry of merged) totals[entry.verdict]++;
   return { schemaVersion: all[0]?.schemaVersion ?? 1, startedAt, wallMs: 0, totals, entries: merged };
+}
+
+async function readBaseline(file: string): Promise<Baseline> {
+  const data = await readJson<unknown>(file, 'baseline');
+  const problem = baselineProblem(data);
+  if (problem) throw new IsolabError({ kind: 'invalid-input', op: 'read baseline', value: file, reason: problem });
+  return data as Baseline;
 }
 
 /** Runs the gate, or writes the baseline, and returns the exit code. */
@@ -64,6 +89,7 @@ export async function runGate(argv: string[]): Promise<number> {
     options: {
       results: { type: 'string', multiple: true },
       baseline: { type: 'string' },
+      target: { type: 'string', multiple: true },
       write: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -75,17 +101,15 @@ export async function runGate(argv: string[]): Promise<number> {
   const resultFiles = values.results ?? [path.join(repoRoot, 'results/results.json')];
   const baselineFile = values.baseline ?? DEFAULT_BASELINE;
   const results = await readResults(resultFiles);
-  if (results.entries.length === 0) {
+  // With --target, an empty run is judged: every phase of those targets is missing.
+  if (results.entries.length === 0 && (values.write || !values.target)) {
     throw new IsolabError({ kind: 'invalid-input', op: 'gate results', value: resultFiles.join(', '), reason: 'no scenario phase in the results; run the suites first' });
   }
 
   if (values.write) return writeBaseline(results, baselineFile);
 
-  const baseline = await readJson<Baseline>(baselineFile, 'baseline');
-  if (baseline.schemaVersion !== BASELINE_SCHEMA_VERSION) {
-    throw new IsolabError({ kind: 'unsupported', op: 'read baseline', value: baselineFile, reason: `schema version ${baseline.schemaVersion}, expected ${BASELINE_SCHEMA_VERSION}` });
-  }
-  const report = compareWithBaseline(baseline, results);
+  const baseline = await readBaseline(baselineFile);
+  const report = compareWithBaseline(baseline, results, values.target);
   const width = Math.max(...report.lines.map((line) => line.key.length));
   for (const line of report.lines) {
     const mark = FAILING.has(line.status) ? 'FAIL' : '    ';
@@ -95,7 +119,8 @@ export async function runGate(argv: string[]): Promise<number> {
   for (const line of report.lines) counts.set(line.status, (counts.get(line.status) ?? 0) + 1);
   const summary = [...counts].map(([status, count]) => `${count} ${status}`).join(', ');
   process.stdout.write(`gate against ${path.relative(process.cwd(), baselineFile) || baselineFile}: ${summary}\n`);
-  process.stdout.write(report.failed === 0 ? 'gate passed\n' : `gate failed: ${report.failed} phases\n`);
+  const phases = report.failed === 1 ? 'phase' : 'phases';
+  process.stdout.write(report.failed === 0 ? 'gate passed\n' : `gate failed: ${report.failed} ${phases}\n`);
   return report.failed === 0 ? 0 : 1;
 }
 
@@ -105,10 +130,20 @@ async function writeBaseline(results: ResultsFile, file: string): Promise<number
     const names = failed.map((entry) => `${entry.target} ${entry.scenario} ${entry.phase}`).join('; ');
     throw new IsolabError({ kind: 'invalid-input', op: 'write baseline', value: file, reason: `the run has failed phases (${names}); a baseline records an accepted run` });
   }
-  const baseline = baselineFrom(results);
-  await writeFile(file, `${JSON.stringify(baseline, null, 2)}\n`);
-  const targets = new Set(baseline.phases.map((phase) => phase.target));
-  process.stdout.write(`baseline ${file}: ${baseline.phases.length} phases on ${[...targets].sort().join(', ')}\n`);
+  const old = existsSync(file) ? await readBaseline(file).catch((err: Error) => {
+    process.stdout.write(`replacing the whole baseline, since the old one cannot be kept: ${err.message}\n`);
+    return undefined;
+  }) : undefined;
+  const baseline = mergeBaselines(old, baselineFrom(results));
+  try {
+    await writeFile(file, `${JSON.stringify(baseline, null, 2)}\n`);
+  } catch (err) {
+    throw fromSystemError('write baseline', file, err);
+  }
+  const written = [...new Set(results.entries.map((entry) => entry.target))].sort();
+  const kept = [...new Set(baseline.phases.map((phase) => phase.target))].filter((target) => !written.includes(target)).sort();
+  process.stdout.write(`baseline ${file}: ${baseline.phases.length} phases; written for ${written.join(', ')}`
+    + `${kept.length ? `; kept for ${kept.join(', ')}` : ''}\n`);
   return 0;
 }
 

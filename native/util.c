@@ -26,9 +26,10 @@ int host_proc_fd = -1;
 int fail(const char *step, const char *value, int err, const char *detail)
 {
   failure.step = step;
-  snprintf(failure.value, sizeof failure.value, "%s", value ? value : "-");
+  /* Long values (a protocol line of up to 16 KiB) are cut to the field on purpose. */
+  snprintf(failure.value, sizeof failure.value, "%.*s", (int)sizeof failure.value - 1, value ? value : "-");
   failure.err = err;
-  snprintf(failure.detail, sizeof failure.detail, "%s", detail ? detail : "");
+  snprintf(failure.detail, sizeof failure.detail, "%.*s", (int)sizeof failure.detail - 1, detail ? detail : "");
   return -1;
 }
 

@@ -2,7 +2,10 @@ import { expect, test } from '@playwright/test';
 
 import { atLeast, atMost, within } from '../../scenarios/framework/checks.js';
 import type { CheckResult, Phase } from '../../scenarios/framework/types.js';
-import { baselineFrom, compareWithBaseline, marginOf, type GateStatus } from '../gate.js';
+import {
+  baselineFrom, baselineProblem, compareWithBaseline, marginOf, mergeBaselines, resultsProblem,
+  type GateStatus,
+} from '../gate.js';
 import type { ResultEntry, ResultsFile, Verdict } from '../model.js';
 
 function entry(
@@ -151,3 +154,101 @@ test('baseline is sorted with margins', () => {
   expect(baseline.phases[0].margins).toEqual({ 'victim sees no EAGAIN': 0 });
   expect(baseline.runStartedAt).toBe('2026-12-04T20:00:00.000Z');
 });
+
+// Cases as [name, verdict in the baseline, verdict now, expected status].
+const verdictCases: Array<[string, Verdict, Verdict, GateStatus]> = [
+  ['skipped then failed', 'skipped', 'failed', 'regressed'],
+  ['skipped then expected failure', 'skipped', 'expected-failure', 'new-finding'],
+  ['skipped then skipped', 'skipped', 'skipped', 'held'],
+  ['skipped then passed', 'skipped', 'passed', 'improved'],
+  ['finding then failed', 'expected-failure', 'failed', 'regressed'],
+  ['finding then finding', 'expected-failure', 'expected-failure', 'held'],
+];
+
+for (const [name, before, now, status] of verdictCases) {
+  test(`gate: ${name}`, () => {
+    const checks = now === 'failed' ? [atMost('victim sees no EAGAIN', 3, 0)] : undefined;
+    const found = statuses(run(entry('stats', 'attack', before)), run(entry('stats', 'attack', now, checks)));
+
+    expect(found['stats attack']).toBe(status);
+  });
+}
+
+test('control that stops breaking a check', () => {
+  const broken = [atLeast('victim forks 100 children', 0, 100), atMost('victim sees no EAGAIN', 100, 0)];
+  const weaker = [atLeast('victim forks 100 children', 0, 100), atMost('victim sees no EAGAIN', 0, 0)];
+  const before = run(entry('forkbomb', 'control', 'passed', broken));
+  const report = compareWithBaseline(baselineFrom(before), run(entry('forkbomb', 'control', 'passed', weaker)));
+
+  expect(report.lines[0].status).toBe('control-weakened');
+  expect(report.lines[0].detail).toContain('victim sees no EAGAIN');
+  expect(report.failed).toBe(1);
+});
+
+test('requested target without results fails', () => {
+  const report = compareWithBaseline(baselineFrom(accepted), run(), ['qemu-debian-6.1-v2']);
+
+  expect(report.lines.map((line) => line.status)).toEqual(['missing', 'missing', 'missing']);
+  expect(report.failed).toBe(3);
+});
+
+test('tightest margin skips exact counts', () => {
+  const checks = [atLeast('victim forks 100 children', 100, 100), atMost('time ratio', 2, 4)];
+  const before = run(entry('forkbomb', 'attack', 'passed', checks));
+  const report = compareWithBaseline(baselineFrom(before), before);
+
+  expect(report.lines[0].detail).toContain('tightest: time ratio at 50% margin');
+});
+
+test('control phase shows no margin', () => {
+  const before = run(entry('forkbomb', 'control', 'passed', [atMost('victim sees no EAGAIN', 100, 0)]));
+
+  expect(compareWithBaseline(baselineFrom(before), before).lines[0].detail).toBe('passed');
+});
+
+test('merge keeps targets the run left out', () => {
+  const old = baselineFrom(run(
+    entry('forkbomb', 'attack', 'passed', undefined, 'qemu-debian-5.10-v1'),
+    entry('forkbomb', 'attack', 'passed'),
+  ));
+  const fresh = baselineFrom(run(entry('paging', 'attack', 'passed')));
+  const merged = mergeBaselines(old, fresh);
+
+  expect(merged.phases.map((p) => `${p.target} ${p.scenario}`)).toEqual([
+    'qemu-debian-5.10-v1 forkbomb',
+    'qemu-debian-6.1-v2 paging',
+  ]);
+});
+
+// Cases as [name, parsed results.json, the problem it must name].
+const resultsCases: Array<[string, unknown, string | undefined]> = [
+  ['null', null, 'no entries list'],
+  ['array', [], 'no entries list'],
+  ['entries object', { entries: { a: 1 } }, 'no entries list'],
+  ['empty entry', { entries: [{}] }, 'entry 0 has no target'],
+  ['unknown verdict', { entries: [{ ...entry('a', 'attack', 'passed'), verdict: 'ok' }] }, 'entry 0 has an unknown verdict "ok"'],
+  ['no checks', { entries: [{ ...entry('a', 'attack', 'passed'), checks: undefined }] }, 'entry 0 has no valid checks list'],
+  ['valid', run(entry('a', 'attack', 'passed')), undefined],
+];
+
+for (const [name, data, problem] of resultsCases) {
+  test(`resultsProblem: ${name}`, () => {
+    expect(resultsProblem(data)).toBe(problem);
+  });
+}
+
+// Cases as [name, parsed baseline, the start of the problem it must name].
+const baselineCases: Array<[string, unknown, string | undefined]> = [
+  ['old schema', { schemaVersion: 1, phases: [] }, 'schema version 1, expected 2'],
+  ['no phases', { schemaVersion: 2 }, 'no phases list'],
+  ['phase without checks', { schemaVersion: 2, phases: [{ target: 't', scenario: 's', phase: 'attack', verdict: 'passed' }] }, 'phase 0 has no checks'],
+  ['valid', baselineFrom(accepted), undefined],
+];
+
+for (const [name, data, problem] of baselineCases) {
+  test(`baselineProblem: ${name}`, () => {
+    const found = baselineProblem(data);
+    if (problem === undefined) expect(found).toBeUndefined();
+    else expect(found?.startsWith(problem)).toBe(true);
+  });
+}

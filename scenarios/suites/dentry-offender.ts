@@ -93,7 +93,7 @@ export async function attackPhase(run: OffenderRun, victim: string): Promise<Fil
   const stopLine = nest.waitForLine(/"event":"stopped"/, DENTRY.offenderStopTimeoutMs)
     .catch((err: Error) => {
       // An OOM kill ends the loop this way, which the cgroup's oom_kill count records.
-      ctx.log(`offender ${offender} printed no stop line: ${err.message}`);
+      ctx.log(`offender ${offender} ended without its stop line, as an OOM kill ends it; the checks read its oom_kill count (${err.message})`);
       return undefined;
     })
     .finally(() => { growing = false; });
