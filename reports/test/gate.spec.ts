@@ -7,6 +7,7 @@ import {
   type GateStatus,
 } from '../gate.js';
 import type { ResultEntry, ResultsFile, Verdict } from '../model.js';
+import { resultEntry, resultsFile } from './fixtures.js';
 
 function entry(
   scenario: string,
@@ -15,30 +16,11 @@ function entry(
   checks: CheckResult[] = [atMost('victim sees no EAGAIN', 0, 0)],
   target = 'qemu-debian-6.1-v2',
 ): ResultEntry {
-  return {
-    target,
-    kernelRelease: '6.1.0-57-amd64',
-    cgroupVersion: 2,
-    vcpus: 2,
-    memoryMiB: 1024,
-    swapMiB: 256,
-    scenario,
-    phase,
-    checks,
-    offenderChecks: [],
-    metrics: {},
-    samples: {},
-    wallMs: 1000,
-    test: `${scenario} ${phase}`,
-    verdict,
-    durationMs: 1000,
-  };
+  return resultEntry(target, scenario, phase, verdict, { checks });
 }
 
 function run(...entries: ResultEntry[]): ResultsFile {
-  const totals = { passed: 0, failed: 0, skipped: 0, 'expected-failure': 0 };
-  for (const e of entries) totals[e.verdict]++;
-  return { schemaVersion: 1, startedAt: '2026-12-04T20:00:00.000Z', wallMs: 0, totals, entries };
+  return resultsFile(entries);
 }
 
 /** Returns the gate's status for each phase, keyed by "scenario phase". */

@@ -1,42 +1,10 @@
 import { expect, test } from '@playwright/test';
 
 import { renderReport } from '../html.js';
-import type { ResultEntry, ResultsFile, Verdict } from '../model.js';
+import type { Verdict } from '../model.js';
+import { resultEntry, resultsFile } from './fixtures.js';
 import { atLeast, within } from '../../scenarios/framework/checks.js';
 import type { Phase } from '../../scenarios/framework/types.js';
-
-function entry(target: string, scenario: string, phase: Phase, verdict: Verdict,
-  extra: Partial<ResultEntry> = {}): ResultEntry {
-  return {
-    target,
-    kernelRelease: '6.1.0-25-amd64',
-    kernelPackageVersion: '6.1.106-3',
-    cgroupVersion: 2,
-    vcpus: 2,
-    memoryMiB: 1024,
-    swapMiB: 256,
-    scenario,
-    phase,
-    checks: [],
-    offenderChecks: [],
-    metrics: {},
-    samples: {},
-    wallMs: 1500,
-    test: `${target} > ${scenario} ${phase}`,
-    verdict,
-    durationMs: 2000,
-    ...extra,
-  };
-}
-
-function fileOf(entries: ResultEntry[]): ResultsFile {
-  const totals: Record<Verdict, number> = {
-    passed: 0, failed: 0, skipped: 0, 'expected-failure': 0,
-  };
-  for (const item of entries) totals[item.verdict]++;
-  const startedAt = '2025-01-01T00:00:00.000Z';
-  return { schemaVersion: 1, startedAt, wallMs: 90_000, totals, entries };
-}
 
 /** Returns the text of the matrix cell that links to a target's scenario section. */
 function cell(html: string, target: string, scenario: string): string | undefined {
@@ -48,7 +16,7 @@ const script = '<script>alert(1)</script>';
 
 test('finding text is escaped', () => {
   const finding = `${script}\nkernel 6.1 "breaks" pids & threads`;
-  const html = renderReport(fileOf([entry('qemu-a', 'forkbomb', 'attack', 'expected-failure',
+  const html = renderReport(resultsFile([resultEntry('qemu-a', 'forkbomb', 'attack', 'expected-failure',
     { finding })]));
 
   expect(html).not.toContain('<script>');
@@ -57,7 +25,7 @@ test('finding text is escaped', () => {
 });
 
 test('scenario and target are escaped', () => {
-  const html = renderReport(fileOf([entry(`t${script}`, `s${script}`, 'baseline', 'passed')]));
+  const html = renderReport(resultsFile([resultEntry(`t${script}`, `s${script}`, 'baseline', 'passed')]));
 
   expect(html).not.toContain('<script>');
   expect(html).toContain(`<th>s&lt;script&gt;alert(1)&lt;/script&gt;</th>`);
@@ -66,7 +34,7 @@ test('scenario and target are escaped', () => {
 
 test('check, skip and metric text escaped', () => {
   const check = atLeast(`victim ${script}`, 1, 2, `<b>`);
-  const html = renderReport(fileOf([entry('qemu-a', 'forkbomb', 'attack', 'skipped', {
+  const html = renderReport(resultsFile([resultEntry('qemu-a', 'forkbomb', 'attack', 'skipped', {
     checks: [check], skipped: `needs ${script}`, metrics: { note: script },
   })]));
 
@@ -76,10 +44,10 @@ test('check, skip and metric text escaped', () => {
 });
 
 test('matrix cell per target and scenario', () => {
-  const html = renderReport(fileOf([
-    entry('qemu-a', 'forkbomb', 'baseline', 'passed'),
-    entry('qemu-b', 'forkbomb', 'baseline', 'failed'),
-    entry('qemu-a', 'paging', 'baseline', 'skipped'),
+  const html = renderReport(resultsFile([
+    resultEntry('qemu-a', 'forkbomb', 'baseline', 'passed'),
+    resultEntry('qemu-b', 'forkbomb', 'baseline', 'failed'),
+    resultEntry('qemu-a', 'paging', 'baseline', 'skipped'),
   ]));
 
   expect(cell(html, 'qemu-a', 'forkbomb')).toBe('passed');
@@ -100,22 +68,22 @@ const worstCases: Array<[Verdict[], Verdict]> = [
 for (const [verdicts, expected] of worstCases) {
   test(`matrix shows ${expected} of ${verdicts.join(', ')}`, () => {
     const phases: Phase[] = ['baseline', 'attack', 'control'];
-    const html = renderReport(fileOf(verdicts.map((verdict, i) =>
-      entry('qemu-a', 'forkbomb', phases[i], verdict))));
+    const html = renderReport(resultsFile(verdicts.map((verdict, i) =>
+      resultEntry('qemu-a', 'forkbomb', phases[i], verdict))));
 
     expect(cell(html, 'qemu-a', 'forkbomb')).toBe(expected);
   });
 }
 
 test('matrix link reaches scenario section', () => {
-  const html = renderReport(fileOf([entry('qemu-debian-6.1-v2', 'fork.bomb', 'attack', 'passed')]));
+  const html = renderReport(resultsFile([resultEntry('qemu-debian-6.1-v2', 'fork.bomb', 'attack', 'passed')]));
 
   expect(html).toContain('<a href="#qemu-debian-6-1-v2-fork-bomb">');
   expect(html).toContain('<h3 id="qemu-debian-6-1-v2-fork-bomb">');
 });
 
 test('phase heading shows verdict', () => {
-  const html = renderReport(fileOf([entry('qemu-a', 'forkbomb', 'attack', 'expected-failure')]));
+  const html = renderReport(resultsFile([resultEntry('qemu-a', 'forkbomb', 'attack', 'expected-failure')]));
 
   expect(html).toMatch(/<h4 style="[^"]*">attack: expected-failure \(1\.5 s\)<\/h4>/);
 });
@@ -123,7 +91,7 @@ test('phase heading shows verdict', () => {
 test('check rows show held and broken', () => {
   const passing = atLeast('victim forks', 64, 64);
   const failing = within('victim share', 3, 0, 0.1);
-  const html = renderReport(fileOf([entry('qemu-a', 'forkbomb', 'attack', 'failed', {
+  const html = renderReport(resultsFile([resultEntry('qemu-a', 'forkbomb', 'attack', 'failed', {
     checks: [passing], offenderChecks: [failing],
   })]));
 
@@ -134,26 +102,26 @@ test('check rows show held and broken', () => {
 });
 
 test('target facts in section', () => {
-  const html = renderReport(fileOf([entry('qemu-a', 'forkbomb', 'attack', 'passed')]));
+  const html = renderReport(resultsFile([resultEntry('qemu-a', 'forkbomb', 'attack', 'passed')]));
 
   expect(html).toContain(
     'kernel 6.1.0-25-amd64 (6.1.106-3), cgroup v2, 2 vCPUs, 1024 MiB, swap 256 MiB');
 });
 
 test('totals in report header', () => {
-  const html = renderReport(fileOf([
-    entry('qemu-a', 'forkbomb', 'baseline', 'passed'),
-    entry('qemu-a', 'forkbomb', 'attack', 'failed'),
+  const html = renderReport(resultsFile([
+    resultEntry('qemu-a', 'forkbomb', 'baseline', 'passed'),
+    resultEntry('qemu-a', 'forkbomb', 'attack', 'failed'),
   ]));
 
   expect(html).toContain('wall time 90 s: 1 passed, 1 failed, 0 skipped, 0 expected-failure');
 });
 
 test('chart only with samples', () => {
-  const withSamples = renderReport(fileOf([entry('qemu-a', 'forkbomb', 'attack', 'passed', {
+  const withSamples = renderReport(resultsFile([resultEntry('qemu-a', 'forkbomb', 'attack', 'passed', {
     samples: { 'victim latency': [[0, 1], [100, 2]] },
   })]));
-  const without = renderReport(fileOf([entry('qemu-a', 'forkbomb', 'attack', 'passed')]));
+  const without = renderReport(resultsFile([resultEntry('qemu-a', 'forkbomb', 'attack', 'passed')]));
 
   expect(withSamples).toContain('<svg');
   expect(without).not.toContain('<svg');
