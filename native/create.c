@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,6 +39,26 @@ static int become_namespace_root(void)
   if (setresuid(0, 0, 0) < 0)
     return fail_errno("ns", "user", "setresuid 0");
   return 0;
+}
+
+/* Brings up lo in a new network namespace, where it starts down; an ioctl costs less than spawning ip. */
+static int loopback_up(void)
+{
+  struct ifreq ifr = { .ifr_name = "lo" };
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+  if (fd < 0)
+    return fail_errno("loopback", "lo", "socket");
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+    close(fd);
+    return fail_errno("loopback", "lo", "SIOCGIFFLAGS");
+  }
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
+    close(fd);
+    return fail_errno("loopback", "lo", "SIOCSIFFLAGS");
+  }
+  return close(fd);
 }
 
 static int set_names(const struct plan *plan)
@@ -98,6 +120,8 @@ static int set_up_init(const struct plan *plan, int sync_fd, int fifo_fd)
   if (has_new_ns(plan, NS_CGROUP) && unshare(CLONE_NEWCGROUP) < 0)
     return fail_errno("ns", "cgroup", "unshare");
   if (user_ns && (become_namespace_root() < 0 || make_undumpable() < 0))
+    return -1;
+  if (has_new_ns(plan, NS_NET) && loopback_up() < 0)
     return -1;
   /* Runs for every new mount namespace: its copies of shared host mounts would otherwise stay peers of them. */
   if (has_new_ns(plan, NS_MNT) && setup_rootfs(plan) < 0)

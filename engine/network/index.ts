@@ -33,10 +33,8 @@ export async function setupNetwork(
   request: NetworkRequest,
 ): Promise<NetworkState> {
   if (request.mode === 'host' || request.mode === 'joined') return { mode: request.mode, publish: [] };
-  if (request.mode === 'none') {
-    await ipBatchIn(pid, 'bring up loopback', id, ['link set lo up']);
-    return { mode: 'none', publish: [] };
-  }
+  // The native helper brings up lo in every new network namespace.
+  if (request.mode === 'none') return { mode: 'none', publish: [] };
   const lock = await store.lock(NETWORK_LOCK);
   try {
     const file = await ensureBridge(store, request.subnet);
@@ -54,7 +52,6 @@ export async function setupNetwork(
       `link set ${lease.hostVeth} up`,
     ]);
     await ipBatchIn(pid, 'configure eth0', `${ip}/${prefix}`, [
-      'link set lo up',
       `addr add ${ip}/${prefix} dev eth0`,
       'link set eth0 up',
       `route add default via ${file.gateway}`,

@@ -79,6 +79,18 @@ test('two containers serve port 80 separately', async ({ engine, makeBundle, uni
   expect((await readOutput(out.file)).trim().split('\n')).toEqual([a.record.id, b.record.id]);
 });
 
+// IFF_UP (0x1) and IFF_LOOPBACK (0x8): lo starts down in a new network namespace.
+for (const userns of [false, true]) {
+  test(`loopback is up without a network${userns ? ' in a user namespace' : ''}`, async ({ engine, makeBundle, uniqueId, workDir }) => {
+    const out = await outputFile(workDir, 'flags');
+    const bundle = await makeBundle({ args: ['cat', '/sys/class/net/lo/flags'], userns });
+    const exit = await engine.run(uniqueId('lo'), bundle, { stdio: ['ignore', out.fd, out.fd] });
+
+    expect(exit.exitCode).toBe(0);
+    expect((await readOutput(out.file)).trim()).toBe('0x9');
+  });
+}
+
 test('shared network namespace gives EADDRINUSE (control)', async ({ engine, makeBundle, uniqueId, workDir }) => {
   const first = uniqueId('shared-a');
   const bundle = await makeBundle({ args: ['httpid', '80', first] });
