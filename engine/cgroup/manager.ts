@@ -137,13 +137,24 @@ export async function removeDir(
  * engine did not create, such as an `isolab` made by an administrator, are
  * never removed.
  */
+/**
+ * Runs `work` for each item at once, as the v1 hierarchies are independent,
+ * and waits for all of them before it throws the first error, so that no
+ * write is still running when the caller rolls back.
+ */
+export async function forEachHierarchy<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  const results = await Promise.allSettled(items.map(work));
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 export async function removeTree(
   system: CgroupSystem,
   mountPoints: string[],
   path: string,
   created: Set<string>,
 ): Promise<void> {
-  for (const mountPoint of mountPoints) {
+  await forEachHierarchy(mountPoints, async (mountPoint) => {
     const dir = join(mountPoint, path);
     if (!(await removeDir(system, dir))) {
       throw new IsolabError({
@@ -154,7 +165,7 @@ export async function removeTree(
         errno: osConstants.errno.EBUSY,
       });
     }
-  }
+  });
   created.delete(path);
 
   const ancestors = pathPrefixes(path).slice(0, -1).reverse();

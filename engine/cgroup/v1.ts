@@ -14,7 +14,7 @@ import { freezerV1 } from './freezer.js';
 import { ioV1 } from './io.js';
 import { defaultKillTimeoutMs, killByFreezing } from './kill.js';
 import {
-  checkAvailable, checkPid, joinCgroup, makeDir, pathPrefixes, removeTree, systemOf,
+  checkAvailable, checkPid, forEachHierarchy, joinCgroup, makeDir, pathPrefixes, removeTree, systemOf,
   type CgroupPart, type CgroupSystem, type ManagerOptions,
 } from './manager.js';
 import { makeHierarchicalV1, memoryV1, parseV1Limit } from './memory.js';
@@ -72,7 +72,7 @@ export class CgroupV1 implements CgroupPart {
   async create(): Promise<void> {
     const cpusetMount = v1MountOf(this.layout, 'cpuset');
     const memoryMount = v1MountOf(this.layout, 'memory');
-    for (const mountPoint of this.mountPoints) {
+    await forEachHierarchy(this.mountPoints, async (mountPoint) => {
       let parent = mountPoint;
       for (const prefix of pathPrefixes(this.path)) {
         const dir = join(mountPoint, prefix);
@@ -82,7 +82,7 @@ export class CgroupV1 implements CgroupPart {
         if (isNew && mountPoint === memoryMount) await makeHierarchicalV1(dir);
         parent = dir;
       }
-    }
+    });
     if (this.devicesMount) {
       await applyDefaultDevicesV1(join(this.devicesMount, this.path), (file, value) => writeFile(file, value));
     }
@@ -109,9 +109,7 @@ export class CgroupV1 implements CgroupPart {
   /** Writes the pid into cgroup.procs of every hierarchy the cgroup lives in. */
   async addProcess(pid: number): Promise<void> {
     checkPid(pid);
-    for (const mountPoint of this.mountPoints) {
-      await joinCgroup(join(mountPoint, this.path), pid);
-    }
+    await forEachHierarchy(this.mountPoints, (mountPoint) => joinCgroup(join(mountPoint, this.path), pid));
   }
 
   /** Returns the union of cgroup.procs over the hierarchies, sorted. */
