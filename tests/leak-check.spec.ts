@@ -7,15 +7,17 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { cgroupParentFor } from '../engine/state.js';
 import { StateStore } from '../engine/state.js';
-import { bridgeName, filterTableName } from '../engine/network/names.js';
-import { repoRoot, TEST_CAP_PREFIX, TEST_ROOTS_FILE } from './engine/fixtures.js';
+import { bridgeName, filterTableName, hostVethName } from '../engine/network/names.js';
+import { repoRoot, TEST_CAP_PREFIX, TEST_IDS_FILE, TEST_ROOTS_FILE } from './engine/fixtures.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
-async function testRoots(): Promise<string[]> {
-  const text = await fs.readFile(TEST_ROOTS_FILE, 'utf8').catch(() => '');
+async function linesOf(file: string): Promise<string[]> {
+  const text = await fs.readFile(file, 'utf8').catch(() => '');
   return [...new Set(text.split('\n').filter(Boolean))];
 }
+
+const testRoots = () => linesOf(TEST_ROOTS_FILE);
 
 async function leftoverCgroups(parents: Set<string>): Promise<string[]> {
   const found: string[] = [];
@@ -52,10 +54,11 @@ test('no isolab network namespace remains', async () => {
 test('no isolab bridge, veth or nftables table remains', async () => {
   const stores = (await testRoots()).map((root) => new StateStore(root));
   const bridges = new Set(stores.map(bridgeName));
+  // A veth's name hashes its root and container id, so the run's own veths are every pair's name.
+  const ids = await linesOf(TEST_IDS_FILE);
+  const veths = new Set(stores.flatMap((store) => ids.map((id) => hostVethName(store, id))));
   const links = JSON.parse(execFileSync('ip', ['-json', 'link', 'show'], { encoding: 'utf8' })) as Array<{ ifname: string }>;
-  // NOTE: veth names hash the root and the container id, so every isl* veth
-  // on the machine counts here, also one of another isolab user.
-  expect(links.map((l) => l.ifname).filter((name) => bridges.has(name) || name.startsWith('isl') && !name.startsWith('isolab'))).toEqual([]);
+  expect(links.map((l) => l.ifname).filter((name) => bridges.has(name) || veths.has(name))).toEqual([]);
   const prefixes = stores.map(filterTableName);
   const tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).split('\n');
   expect(tables.filter((t) => prefixes.some((p) => t.split(' ')[2]?.startsWith(p)))).toEqual([]);

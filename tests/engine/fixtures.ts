@@ -3,7 +3,7 @@
 // bound in, and a capped parent cgroup for control runs. Everything a test
 // makes is torn down after it, also when it fails.
 import { test as base, expect } from '@playwright/test';
-import { promises as fs } from 'node:fs';
+import { appendFileSync, mkdirSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,7 +76,11 @@ export const test = base.extend<EngineFixtures, WorkerFixtures>({
   },
 
   uniqueId: async ({}, use) => {
-    await use((prefix) => `${prefix}-${randomBytes(4).toString('hex')}`);
+    await use((prefix) => {
+      const id = `${prefix}-${randomBytes(4).toString('hex')}`;
+      recordTestId(id);
+      return id;
+    });
   },
 
   makeBundle: async ({ workDir, rootfs }, use) => {
@@ -115,6 +119,14 @@ export const TEST_CAP_PREFIX = 'isolab-test-cap-';
 
 /** The file listing every state root this test run used, for the leak check. */
 export const TEST_ROOTS_FILE = path.join(repoRoot, 'test-results', 'isolab-test-roots.txt');
+
+/** The file listing every container id this test run made, so the leak check can name their veths. */
+export const TEST_IDS_FILE = path.join(repoRoot, 'test-results', 'isolab-test-ids.txt');
+
+function recordTestId(id: string): void {
+  mkdirSync(path.dirname(TEST_IDS_FILE), { recursive: true });
+  appendFileSync(TEST_IDS_FILE, `${id}\n`);
+}
 
 async function recordTestRoot(root: string): Promise<void> {
   await fs.mkdir(path.dirname(TEST_ROOTS_FILE), { recursive: true });
