@@ -412,6 +412,9 @@ int run_create(const struct plan *plan)
     fail_errno("sync", "-", "set child subreaper");
     goto failed_early;
   }
+  /* The filter is on the cgroup, which Node made before the helper started, so init never runs without it. */
+  if (attach_device_filter(plan) < 0)
+    goto failed_early;
   if (plan->exec_fifo && (fifo_fd = open_exec_fifo(plan->exec_fifo)) < 0)
     goto failed_early;
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0) {

@@ -1,5 +1,7 @@
 /* Parsers for each plan directive; PROTOCOL.md lists them. */
 #include "runtime.h"
+#include <linux/bpf.h>
+#include <stdint.h>
 
 #include <errno.h>
 #include <sched.h>
@@ -116,6 +118,41 @@ static int parse_cwd(struct plan *p, const char *n, char **f) { return set_strin
 static int parse_exec_fifo(struct plan *p, const char *n, char **f) { return set_string(&p->exec_fifo, n, f[0]); }
 static int parse_oom_file(struct plan *p, const char *n, char **f) { return set_string(&p->oom_file, n, f[0]); }
 static int parse_cgroup_dir(struct plan *p, const char *n, char **f) { return set_string(&p->cgroup_dir, n, f[0]); }
+
+static int parse_device_filter(struct plan *p, const char *n, char **f) { return set_string(&p->device_filter, n, f[0]); }
+
+/* device_rule allow|deny a|b|c MAJOR MINOR ACCESS, with -1 for any major or minor. */
+static int parse_device_rule(struct plan *p, const char *n, char **f)
+{
+  struct device_rule *rule;
+  long long major, minor;
+  unsigned access = 0;
+  const char *c;
+
+  if (strcmp(f[0], "allow") != 0 && strcmp(f[0], "deny") != 0)
+    return invalid(n, "expected allow or deny");
+  if (strlen(f[1]) != 1 || !strchr("abc", f[1][0]))
+    return invalid(n, "type must be a, b or c");
+  if (!parse_i64(f[2], &major) || !parse_i64(f[3], &minor) || major < -1 || minor < -1
+      || major > INT32_MAX || minor > INT32_MAX)
+    return invalid(n, "major and minor must be -1 or a number");
+  for (c = f[4]; *c; c++) {
+    if (*c == 'r') access |= BPF_DEVCG_ACC_READ;
+    else if (*c == 'w') access |= BPF_DEVCG_ACC_WRITE;
+    else if (*c == 'm') access |= BPF_DEVCG_ACC_MKNOD;
+    else return invalid(n, "access must be made of r, w and m");
+  }
+  if (!access)
+    return invalid(n, "access must not be empty");
+  if (!(rule = append(&p->device_rules, &p->device_rule_count, sizeof *rule)))
+    return fail("plan", n, ENOMEM, "out of memory");
+  rule->allow = f[0][0] == 'a';
+  rule->type = f[1][0];
+  rule->major = major;
+  rule->minor = minor;
+  rule->access = access;
+  return 0;
+}
 
 static int parse_ns(struct plan *p, const char *n, char **f)
 {
@@ -450,6 +487,8 @@ static const struct directive directives[] = {
   { "root_readonly", 0, SCOPE_CREATE, parse_root_readonly },
   { "sysctl", 2, SCOPE_CREATE, parse_sysctl },
   { "hostname", 1, SCOPE_CREATE, parse_hostname },
+  { "device_filter", 1, SCOPE_CREATE, parse_device_filter },
+  { "device_rule", 5, SCOPE_CREATE, parse_device_rule },
   { "domainname", 1, SCOPE_CREATE, parse_domainname },
   { "rlimit", 3, SCOPE_BOTH, parse_rlimit },
   { "oom_score_adj", 1, SCOPE_BOTH, parse_oom_score_adj },

@@ -62,6 +62,14 @@ struct rlimit_entry {
   struct rlimit limit;
 };
 
+/* One OCI device rule for the cgroup v2 device filter; -1 is any major or minor. */
+struct device_rule {
+  bool allow;
+  char type;                       /* 'a', 'b' or 'c' */
+  long long major, minor;
+  unsigned access;                 /* BPF_DEVCG_ACC_* bits */
+};
+
 struct plan {
   bool exec_mode;
   char *state_dir;
@@ -108,6 +116,9 @@ struct plan {
   pid_t target_pid;
   unsigned join;                   /* bit (1 << enum ns_kind) per `join` */
   char *cgroup_dir;
+  char *device_filter;             /* cgroup v2 directory to attach the device filter to */
+  struct device_rule *device_rules;
+  size_t device_rule_count;
 };
 
 /* The step that failed, reported as `error STEP VALUE ERRNO DETAIL`. */
@@ -189,5 +200,8 @@ int prepare_fds(const struct plan *plan, const int *keep, size_t keep_count);
 /* create.c, exec.c */
 int run_create(const struct plan *plan);
 int run_exec(const struct plan *plan);
+
+/* devices.c: loads the plan's device rules as a BPF program and attaches it to its cgroup. */
+int attach_device_filter(const struct plan *plan);
 
 #endif

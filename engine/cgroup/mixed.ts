@@ -26,17 +26,22 @@ export class MixedCgroup implements Cgroup {
     this.kill = systemOf(options).kill;
   }
 
+  /** Devices are restricted by the v1 devices hierarchy when it is mounted, or else by the v2 filter. */
   get controlsDevices(): boolean {
-    return this.v1.controlsDevices === true;
+    return true;
+  }
+
+  deviceFilterDir(): string | undefined {
+    return this.v1.controlsDevices ? undefined : this.v2.deviceFilterDir?.();
   }
 
   get createdPaths(): readonly string[] {
     return [...new Set([...this.v2.createdPaths, ...this.v1.createdPaths])];
   }
 
-  async create(): Promise<void> {
+  async create(options?: { restrictDevices?: boolean }): Promise<void> {
     await this.v2.create();
-    await this.v1.create();
+    await this.v1.create(options);
   }
 
   /** Validates everything for both parts before either writes. `unified` goes to v2. */

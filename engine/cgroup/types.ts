@@ -50,8 +50,12 @@ export interface Cgroup {
   readonly path: string;
   /** Which version serves each controller the engine uses. */
   readonly controllers: ReadonlyMap<ControllerName, CgroupVersion>;
-  /** Creates the cgroup directories; safe to repeat. */
-  create(): Promise<void>;
+  /**
+   * Creates the cgroup directories; safe to repeat. On a v1 devices
+   * hierarchy it also writes the default device rules, unless
+   * `restrictDevices` is false (harness cgroups and control runs).
+   */
+  create(options?: { restrictDevices?: boolean }): Promise<void>;
   /** Writes the limits; a second call updates them (`isolab engine update`). */
   apply(resources: LinuxResources): Promise<void>;
   /** Moves a process (all its threads) into the cgroup on every hierarchy. */
@@ -78,9 +82,11 @@ export interface Cgroup {
    */
   readonly createdPaths?: readonly string[];
   /**
-   * True when the engine restricts device access (a v1 devices hierarchy).
-   * NOTE: cgroup v2 needs a BPF_CGROUP_DEVICE program, which the engine does
-   * not load yet, so on v2 this is false.
+   * True when the engine restricts device access: through a v1 devices
+   * hierarchy, or on cgroup v2 through the BPF device filter that the native
+   * helper attaches to deviceFilterDir().
    */
   readonly controlsDevices?: boolean;
+  /** The cgroup2 directory that gets the BPF device filter, when no v1 devices hierarchy restricts devices. */
+  deviceFilterDir?(): string | undefined;
 }

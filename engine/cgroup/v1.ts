@@ -69,7 +69,7 @@ export class CgroupV1 implements CgroupPart {
    * Creates the path in each hierarchy. A new cpuset cgroup copies its
    * parent's CPUs, and a new memory cgroup is made hierarchical.
    */
-  async create(): Promise<void> {
+  async create(options: { restrictDevices?: boolean } = {}): Promise<void> {
     const cpusetMount = v1MountOf(this.layout, 'cpuset');
     const memoryMount = v1MountOf(this.layout, 'memory');
     await forEachHierarchy(this.mountPoints, async (mountPoint) => {
@@ -83,7 +83,7 @@ export class CgroupV1 implements CgroupPart {
         parent = dir;
       }
     });
-    if (this.devicesMount) {
+    if (this.devicesMount && options.restrictDevices !== false) {
       await applyDefaultDevicesV1(join(this.devicesMount, this.path), (file, value) => writeFile(file, value));
     }
   }

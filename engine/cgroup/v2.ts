@@ -169,6 +169,15 @@ export class CgroupV2 implements CgroupPart {
     return this.controllers.has('memory') && this.controllers.has('pids') ? this.dir : undefined;
   }
 
+  /** Returns true: a BPF program on the cgroup restricts devices on every cgroup2 hierarchy. */
+  get controlsDevices(): boolean {
+    return true;
+  }
+
+  deviceFilterDir(): string | undefined {
+    return this.dir;
+  }
+
   dirOf(controller: ControllerName): string | undefined {
     return this.controllers.has(controller) ? this.dir : undefined;
   }

@@ -5,6 +5,7 @@ import { IsolabError, fromSystemError } from '../errors.js';
 import { HelperSession } from '../native.js';
 import { processStartTime, validateId, type ContainerRecord, type StateStore } from '../state.js';
 import { openCgroup } from '../cgroup/index.js';
+import { defaultDeviceRuleSteps } from '../cgroup/devices.js';
 import type { Cgroup } from '../cgroup/types.js';
 import type { IdMapping, Spec } from '../spec/oci.js';
 import { loadBundle } from '../spec/validate.js';
@@ -22,6 +23,11 @@ export interface CreateOptions {
   timeoutMs?: number;
   /** Overrides of the isolab.network, isolab.ip and isolab.publish annotations, and the bridge's subnet. */
   network?: NetworkOptions;
+  /**
+   * Leaves device access unrestricted: no v1 device rules and no v2 device
+   * filter. Only for control runs, which show what the rules prevent.
+   */
+  unrestrictedDevices?: boolean;
 }
 
 /** A created container whose helper is still attached, for `run` to wait on. */
@@ -85,14 +91,18 @@ async function createLocked(
     if (spec.annotations?.['isolab.rootfs'] === 'overlay') await prepareOverlayDirs(stateDir, spec);
     cgroup = await openCgroup(cgroupPath);
     rejectUncontrolledDevices(spec, cgroup);
-    await cgroup.create();
+    await cgroup.create({ restrictDevices: !options.unrestrictedDevices });
     await cgroup.apply(spec.linux?.resources ?? {});
     const warnings = await cgroup.protectionWarnings();
 
     const execFifo = path.join(stateDir, 'exec.fifo');
     mkfifo(execFifo, 0o600);
     const planFile = path.join(stateDir, 'plan');
-    const steps = buildCreatePlan(spec, { bundle, stateDir, execFifo, oomFile: oomFileOf(cgroup) });
+    const deviceFilter = options.unrestrictedDevices ? undefined : cgroup.deviceFilterDir?.();
+    const steps = buildCreatePlan(spec, {
+      bundle, stateDir, execFifo, oomFile: oomFileOf(cgroup),
+      ...(deviceFilter ? { deviceFilter, deviceRules: defaultDeviceRuleSteps() } : {}),
+    });
     await fs.writeFile(planFile, serializePlan(steps), { mode: 0o600 });
 
     session = new HelperSession('create', planFile, options.stdio);
@@ -143,7 +153,7 @@ function rejectUncontrolledDevices(spec: Spec, cgroup: Cgroup): void {
     kind: 'unsupported',
     op: 'accept process.capabilities',
     value: `CAP_MKNOD in ${sets.map(([set]) => set).join(', ')}`,
-    reason: 'this host has no v1 devices hierarchy and the engine does not restrict devices on cgroup v2 yet; drop CAP_MKNOD',
+    reason: 'this host has neither a v1 devices hierarchy nor a cgroup2 directory for the device filter; drop CAP_MKNOD',
   });
 }
 

@@ -20,7 +20,7 @@ import { NAMESPACE_KINDS, isNamespaceType } from './namespaces.js';
 import type { Mount, NamespaceType, Process, Spec } from './oci.js';
 import { validateProcess } from './process.js';
 import { overlayDirs } from './rootfs.js';
-import type { CapsStep, PlanStep } from './steps.js';
+import type { CapsStep, DeviceRuleStep, PlanStep } from './steps.js';
 
 export { serializePlan, type PlanStep } from './steps.js';
 
@@ -31,6 +31,10 @@ export interface CreatePlanContext {
   execFifo: string;
   /** The cgroup file with the OOM kill count, read by the monitor at exit. */
   oomFile?: string;
+  /** The cgroup v2 directory to attach the device filter to, when devices are on cgroup v2. */
+  deviceFilter?: string;
+  /** The rules of that filter, in OCI order: the last rule that matches decides. */
+  deviceRules?: DeviceRuleStep[];
   /** The bundle, to resolve a relative root.path; parseSpec already makes it absolute. */
   bundle?: string;
   /** The cgroup hierarchies for a `cgroup` mount; read from /proc/self/mountinfo if absent. */
@@ -90,6 +94,9 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): PlanStep[] 
   steps.push(...processSteps(spec.process, ctx.preserveFds ?? 0));
   steps.push({ directive: 'exec_fifo', path: ctx.execFifo });
   if (ctx.oomFile !== undefined) steps.push({ directive: 'oom_file', path: ctx.oomFile });
+  if (ctx.deviceFilter !== undefined) {
+    steps.push({ directive: 'device_filter', path: ctx.deviceFilter }, ...(ctx.deviceRules ?? []));
+  }
   return steps;
 }
 

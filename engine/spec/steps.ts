@@ -38,7 +38,20 @@ export type PlanStep =
   | { directive: 'oom_file'; path: string }
   | { directive: 'target_pid'; pid: number }
   | { directive: 'join'; kind: NamespaceKind }
-  | { directive: 'cgroup_dir'; path: string };
+  | { directive: 'cgroup_dir'; path: string }
+  | { directive: 'device_filter'; path: string }
+  | DeviceRuleStep;
+
+/** One device rule of the cgroup v2 device filter; -1 is any major or minor. */
+export interface DeviceRuleStep {
+  directive: 'device_rule';
+  allow: boolean;
+  type: 'a' | 'b' | 'c';
+  major: number;
+  minor: number;
+  /** Some of r, w and m. */
+  access: string;
+}
 
 /** One mount(2) call; `dest` is inside the container's root. */
 export interface MountStep {
@@ -117,8 +130,10 @@ function octal(value: number): string {
 export function stepFields(step: PlanStep): string[] {
   switch (step.directive) {
     case 'state_dir': case 'rootfs': case 'mask': case 'readonly': case 'cwd':
-    case 'exec_fifo': case 'oom_file': case 'cgroup_dir':
+    case 'exec_fifo': case 'oom_file': case 'cgroup_dir': case 'device_filter':
       return [step.path];
+    case 'device_rule':
+      return [step.allow ? 'allow' : 'deny', step.type, String(step.major), String(step.minor), step.access];
     case 'ns': case 'join':
       return [step.kind];
     case 'ns_path':

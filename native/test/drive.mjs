@@ -663,6 +663,45 @@ async function testSharedPropagation(base) {
   check('rshared: exit code 0', exit?.exitCode === 0, JSON.stringify(exit));
 }
 
+/**
+ * Checks the cgroup v2 device filter: with rules that allow only /dev/null,
+ * /dev/zero cannot be read; the control without the filter reads it.
+ */
+async function testDeviceFilter(base) {
+  const rootfs = path.join(makeTempDir(base, 'devices-'), 'rootfs');
+  fs.mkdirSync(rootfs);
+  makeBusyboxRoot(rootfs);
+  for (const filtered of [true, false]) {
+    const name = filtered ? 'devices' : 'devices-control';
+    const cgroup = makeCgroup(path.join(V2_CGROUP, name));
+    const plan = [
+      ['ns', 'pid'], ['ns', 'mnt'],
+      ['rootfs', rootfs],
+      ['mount', 'proc', '/proc', 'proc', '0', '0', ''],
+      ['mount', 'tmpfs', '/dev', 'tmpfs', '0', '0', ''],
+      ['device', '/dev/null', 'c', '1', '3', '666', '0', '0'],
+      ['device', '/dev/zero', 'c', '1', '5', '666', '0', '0'],
+      ['pivot'],
+      ...(filtered ? [
+        ['device_filter', cgroup],
+        ['device_rule', 'deny', 'a', '-1', '-1', 'rwm'],
+        ['device_rule', 'allow', 'c', '1', '3', 'rw'],
+        ['device_rule', 'allow', 'c', '1', '5', 'w'],
+      ] : []),
+      ['env', 'PATH=/bin'],
+      ['arg', 'sh'], ['arg', '-c'],
+      ['arg', 'cat /dev/null && echo null=ok; head -c 1 /dev/zero > /dev/null 2>&1 && echo zero=ok || echo zero=denied; echo END'],
+    ];
+    const { helper, fifo, stateDir } = await create(base, name, plan, { cgroup });
+    await helper.expect('ready');
+    await start(fifo);
+    const out = await helper.stdoutUntil('END');
+    check(`${name}: /dev/null opens`, out.includes('null=ok'), out);
+    check(`${name}: /dev/zero ${filtered ? 'is denied' : 'opens'}`, out.includes(filtered ? 'zero=denied' : 'zero=ok'), out);
+    await readExit(stateDir, helper);
+  }
+}
+
 /** Checks that on a set-up failure the monitor relays the error and writes no exit.json. */
 async function testSetupFailure(base) {
   const rootfs = path.join(makeTempDir(base, 'broken-'), 'rootfs');
@@ -696,7 +735,7 @@ async function main() {
   cleanups.push(() => removeCgroup(MEMORY_CGROUP));
   console.log(`helper ${helperPath}${fallbacks ? ' (ISOLAB_RUNTIME_FALLBACKS=1)' : ''}`);
   for (const test of [testPlanErrors, testPrivileged, testUserNamespace, testOverlay, testOomKill,
-    testSharedPropagation, testSetupFailure]) {
+    testSharedPropagation, testSetupFailure, testDeviceFilter]) {
     try {
       await test(base);
     } catch (err) {

@@ -22,7 +22,7 @@ export async function createMachine(
 ): Promise<MachineCgroup> {
   const cgroupPath = `${ctx.capParent}/${ctx.prefix}-${name}`;
   const cgroup = await openCgroup(cgroupPath, { createdPaths: [cgroupPath] });
-  await cgroup.create();
+  await cgroup.create({ restrictDevices: false });
   try {
     await cgroup.apply(resources);
   } catch (err) {

@@ -56,7 +56,8 @@ export interface CapLimits { memoryBytes: number; pids: number }
 /** Creates (or updates) the capped parent cgroup; returns its path. */
 export async function prepareCapParent(name: string, limits: CapLimits): Promise<string> {
   const cgroup = await openCgroup(name);
-  await cgroup.create();
+  // Each container below gets its own device rules; the parent stays open so a control can lift them.
+  await cgroup.create({ restrictDevices: false });
   await cgroup.apply({ memory: { limit: limits.memoryBytes }, pids: { limit: limits.pids } });
   return name;
 }
@@ -75,7 +76,8 @@ export async function removeCapParent(name: string): Promise<void> {
  */
 export async function protectHarness(name: string, pids: number[]): Promise<void> {
   const cgroup = await openCgroup(name);
-  await cgroup.create();
+  // The harness is not a container: it keeps the guest's device access.
+  await cgroup.create({ restrictDevices: false });
   for (const pid of pids) {
     await cgroup.addProcess(pid).catch(() => undefined);
     await fs.writeFile(`/proc/${pid}/oom_score_adj`, '-1000').catch(() => undefined);

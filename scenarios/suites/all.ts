@@ -8,3 +8,4 @@ import './stats.js';
 import './exec.js';
 import './dentry.js';
 import './paging.js';
+import './devices.js';

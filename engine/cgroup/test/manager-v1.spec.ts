@@ -217,3 +217,7 @@ test.describe('mixed layout', () => {
     expect(await fake.exists('sys/fs/cgroup/cpu/isolab')).toBe(false);
   });
 });
+
+test('v1 devices hierarchy needs no device filter', () => {
+  expect(cgroup.deviceFilterDir?.()).toBeUndefined();
+});

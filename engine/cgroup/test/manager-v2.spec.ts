@@ -260,3 +260,10 @@ test('protectionWarnings is empty without protection', async () => {
   await cgroup.create();
   expect(await cgroup.protectionWarnings()).toEqual([]);
 });
+
+test('v2 restricts devices with its own directory', async () => {
+  const cgroup = await setup();
+
+  expect(cgroup.controlsDevices).toBe(true);
+  expect(cgroup.deviceFilterDir?.()).toBe(join(fake.root, leaf));
+});

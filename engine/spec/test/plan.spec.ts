@@ -6,6 +6,7 @@ import { capabilityMask, capabilityNames } from '../caps.js';
 import { readCgroupMountLayout, type CgroupMountLayout } from '../cgroupmount.js';
 import { MS, parseMountOptions } from '../mountopts.js';
 import { buildCreatePlan, buildExecPlan } from '../plan.js';
+import { defaultDeviceRuleSteps } from '../../cgroup/devices.js';
 import {
   escapeField,
   parsePlanLines,
@@ -288,4 +289,19 @@ test('absent capabilities drop every set', () => {
   const caps = planFor(config).find((s) => s.directive === 'caps');
   expect(caps).toEqual({ directive: 'caps', bounding: 0n, effective: 0n, permitted: 0n,
     inheritable: 0n, ambient: 0n, ambientNotRaised: [] });
+});
+
+test('create plan ends with the device filter', () => {
+  const rules = defaultDeviceRuleSteps();
+  const steps = planFor(baseConfig(), { deviceFilter: '/sys/fs/cgroup/isolab/c1', deviceRules: rules });
+  const text = serializePlan(steps);
+
+  expect(steps.slice(-rules.length - 1)).toEqual([{ directive: 'device_filter', path: '/sys/fs/cgroup/isolab/c1' }, ...rules]);
+  expect(text).toContain('device_filter\t/sys/fs/cgroup/isolab/c1\ndevice_rule\tdeny\ta\t-1\t-1\trwm\n');
+  expect(text).toContain('device_rule\tallow\tc\t136\t-1\trwm\n');
+  expect(text).toContain('device_rule\tallow\tb\t-1\t-1\tm\n');
+});
+
+test('create plan has no device filter by default', () => {
+  expect(directives(planFor(baseConfig()))).not.toContain('device_filter');
 });
