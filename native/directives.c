@@ -119,7 +119,10 @@ static int parse_exec_fifo(struct plan *p, const char *n, char **f) { return set
 static int parse_oom_file(struct plan *p, const char *n, char **f) { return set_string(&p->oom_file, n, f[0]); }
 static int parse_cgroup_dir(struct plan *p, const char *n, char **f) { return set_string(&p->cgroup_dir, n, f[0]); }
 
-static int parse_device_filter(struct plan *p, const char *n, char **f) { return set_string(&p->device_filter, n, f[0]); }
+static int parse_device_filter(struct plan *p, const char *n, char **f)
+{
+  return set_string(&p->device_filter, n, f[0]);
+}
 
 /* device_rule allow|deny a|b|c MAJOR MINOR ACCESS, with -1 for any major or minor. */
 static int parse_device_rule(struct plan *p, const char *n, char **f)
@@ -133,9 +136,13 @@ static int parse_device_rule(struct plan *p, const char *n, char **f)
     return invalid(n, "expected allow or deny");
   if (strlen(f[1]) != 1 || !strchr("abc", f[1][0]))
     return invalid(n, "type must be a, b or c");
-  if (!parse_i64(f[2], &major) || !parse_i64(f[3], &minor) || major < -1 || minor < -1
-      || major > INT32_MAX || minor > INT32_MAX)
-    return invalid(n, "major and minor must be -1 or a number");
+  if (!parse_i64(f[2], &major) || major < -1 || major > INT32_MAX)
+    return invalid(n, "major must be -1 or from 0 to 2147483647");
+  if (!parse_i64(f[3], &minor) || minor < -1 || minor > INT32_MAX)
+    return invalid(n, "minor must be -1 or from 0 to 2147483647");
+  /* Type a means every device, as in cgroup v1, so it takes no major or minor. */
+  if (f[1][0] == 'a' && (major != -1 || minor != -1))
+    return invalid(n, "type a covers every device, so major and minor must be -1");
   for (c = f[4]; *c; c++) {
     if (*c == 'r') access |= BPF_DEVCG_ACC_READ;
     else if (*c == 'w') access |= BPF_DEVCG_ACC_WRITE;

@@ -65,6 +65,8 @@ static int validate(const struct plan *plan)
   }
   if (!plan->state_dir)
     return invalid("state_dir", "missing");
+  if (plan->device_rule_count > 0 && !plan->device_filter)
+    return invalid("device_rule", "needs device_filter");
   if (plan_has_mount_steps(plan) && !(plan->ns_new & (1u << NS_MNT)))
     return invalid("rootfs", "mount steps need ns mnt");
   if (plan->overlay_lower && !plan->rootfs)

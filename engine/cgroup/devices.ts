@@ -30,7 +30,9 @@ export async function applyDefaultDevicesV1(
 
 /** Returns the deny-all rule and the default allow rules as steps of the v2 device filter. */
 export function defaultDeviceRuleSteps(): DeviceRuleStep[] {
-  const denyAll: DeviceRuleStep = { directive: 'device_rule', allow: false, type: 'a', major: -1, minor: -1, access: 'rwm' };
+  const denyAll: DeviceRuleStep = {
+    directive: 'device_rule', allow: false, type: 'a', major: -1, minor: -1, access: 'rwm',
+  };
   return [denyAll, ...DEFAULT_DEVICE_RULES.map((rule): DeviceRuleStep => {
     const [type, numbers, access] = rule.split(' ');
     const [major, minor] = numbers.split(':').map((n) => (n === '*' ? -1 : Number(n)));

@@ -26,13 +26,18 @@ export class MixedCgroup implements Cgroup {
     this.kill = systemOf(options).kill;
   }
 
-  /** Devices are restricted by the v1 devices hierarchy when it is mounted, or else by the v2 filter. */
+  /** Returns true: the v2 filter restricts devices, and so does a mounted v1 devices hierarchy. */
   get controlsDevices(): boolean {
     return true;
   }
 
+  /**
+   * Returns the v2 directory also when a v1 devices hierarchy restricts
+   * devices: an exec that clone3 puts only into the v2 cgroup (memory and
+   * pids on v2) joins no v1 hierarchy, so only the filter restricts it.
+   */
   deviceFilterDir(): string | undefined {
-    return this.v1.controlsDevices ? undefined : this.v2.deviceFilterDir?.();
+    return this.v2.deviceFilterDir?.();
   }
 
   get createdPaths(): readonly string[] {

@@ -87,6 +87,6 @@ export interface Cgroup {
    * helper attaches to deviceFilterDir().
    */
   readonly controlsDevices?: boolean;
-  /** The cgroup2 directory that gets the BPF device filter, when no v1 devices hierarchy restricts devices. */
+  /** The cgroup2 directory that gets the BPF device filter, whenever the cgroup has a v2 part. */
   deviceFilterDir?(): string | undefined;
 }

@@ -663,42 +663,73 @@ async function testSharedPropagation(base) {
   check('rshared: exit code 0', exit?.exitCode === 0, JSON.stringify(exit));
 }
 
+/** Runs sh -c SCRIPT in a container with the given device rules (none: no filter); returns its output. */
+async function runWithDeviceRules(base, rootfs, name, rules, script) {
+  const cgroup = makeCgroup(path.join(V2_CGROUP, name));
+  const plan = [
+    ['ns', 'pid'], ['ns', 'mnt'],
+    ['rootfs', rootfs],
+    ['mount', 'proc', '/proc', 'proc', '0', '0', ''],
+    ['mount', 'tmpfs', '/dev', 'tmpfs', '0', '0', ''],
+    ['device', '/dev/null', 'c', '1', '3', '666', '0', '0'],
+    ['device', '/dev/zero', 'c', '1', '5', '666', '0', '0'],
+    ['pivot'],
+    ...(rules ? [['device_filter', cgroup], ...rules.map((rule) => ['device_rule', ...rule])] : []),
+    ['env', 'PATH=/bin'],
+    ['arg', 'sh'], ['arg', '-c'], ['arg', `${script}; echo END`],
+  ];
+  const { helper, fifo, stateDir } = await create(base, name, plan, { cgroup });
+  await helper.expect('ready');
+  await start(fifo);
+  const out = await helper.stdoutUntil('END');
+  await readExit(stateDir, helper);
+  return out;
+}
+
 /**
- * Checks the cgroup v2 device filter: with rules that allow only /dev/null,
- * /dev/zero cannot be read; the control without the filter reads it.
+ * Checks the cgroup v2 device filter: the subset rule for allow, the overlap
+ * rule for deny, the last matching rule deciding, and a control without it.
  */
 async function testDeviceFilter(base) {
   const rootfs = path.join(makeTempDir(base, 'devices-'), 'rootfs');
   fs.mkdirSync(rootfs);
   makeBusyboxRoot(rootfs);
-  for (const filtered of [true, false]) {
-    const name = filtered ? 'devices' : 'devices-control';
-    const cgroup = makeCgroup(path.join(V2_CGROUP, name));
-    const plan = [
-      ['ns', 'pid'], ['ns', 'mnt'],
-      ['rootfs', rootfs],
-      ['mount', 'proc', '/proc', 'proc', '0', '0', ''],
-      ['mount', 'tmpfs', '/dev', 'tmpfs', '0', '0', ''],
-      ['device', '/dev/null', 'c', '1', '3', '666', '0', '0'],
-      ['device', '/dev/zero', 'c', '1', '5', '666', '0', '0'],
-      ['pivot'],
-      ...(filtered ? [
-        ['device_filter', cgroup],
-        ['device_rule', 'deny', 'a', '-1', '-1', 'rwm'],
-        ['device_rule', 'allow', 'c', '1', '3', 'rw'],
-        ['device_rule', 'allow', 'c', '1', '5', 'w'],
-      ] : []),
-      ['env', 'PATH=/bin'],
-      ['arg', 'sh'], ['arg', '-c'],
-      ['arg', 'cat /dev/null && echo null=ok; head -c 1 /dev/zero > /dev/null 2>&1 && echo zero=ok || echo zero=denied; echo END'],
-    ];
-    const { helper, fifo, stateDir } = await create(base, name, plan, { cgroup });
-    await helper.expect('ready');
-    await start(fifo);
-    const out = await helper.stdoutUntil('END');
-    check(`${name}: /dev/null opens`, out.includes('null=ok'), out);
-    check(`${name}: /dev/zero ${filtered ? 'is denied' : 'opens'}`, out.includes(filtered ? 'zero=denied' : 'zero=ok'), out);
-    await readExit(stateDir, helper);
+  const readZero = 'head -c 1 /dev/zero > /dev/null 2>&1 && echo zero-read=ok || echo zero-read=denied';
+  const readNull = 'cat /dev/null && echo null=ok || echo null=denied';
+  // A failed exec redirection ends a non-interactive shell, so it runs in a subshell.
+  const rwZero = '( exec 3<>/dev/zero ) 2>/dev/null && echo zero-rw=ok || echo zero-rw=denied';
+
+  let out = await runWithDeviceRules(base, rootfs, 'devices-subset', [
+    ['deny', 'a', '-1', '-1', 'rwm'], ['allow', 'c', '1', '3', 'rw'], ['allow', 'c', '1', '5', 'w'],
+  ], `${readNull}; ${readZero}`);
+  check('device filter: allowed /dev/null opens', out.includes('null=ok'), out);
+  check('device filter: read outside an allow rule is denied', out.includes('zero-read=denied'), out);
+
+  out = await runWithDeviceRules(base, rootfs, 'devices-overlap', [
+    ['allow', 'c', '-1', '-1', 'rwm'], ['deny', 'c', '1', '5', 'w'],
+  ], `${readZero}; ${rwZero}`);
+  check('device filter: deny w leaves reads', out.includes('zero-read=ok'), out);
+  check('device filter: deny w also stops a read-write open', out.includes('zero-rw=denied'), out);
+
+  // /dev/null stays allowed because readZero redirects into it.
+  out = await runWithDeviceRules(base, rootfs, 'devices-last', [
+    ['allow', 'c', '1', '3', 'rw'], ['deny', 'c', '1', '5', 'rwm'], ['allow', 'c', '1', '5', 'r'],
+  ], readZero);
+  check('device filter: the last matching rule decides', out.includes('zero-read=ok'), out);
+
+  out = await runWithDeviceRules(base, rootfs, 'devices-control', undefined, `${readNull}; ${readZero}`);
+  check('device filter control: /dev/zero opens without the filter', out.includes('zero-read=ok'), out);
+
+  const planFile = path.join(base, 'devices-bad.plan');
+  for (const [label, directives] of [
+    ['rule without filter', [['device_rule', 'allow', 'c', '1', '3', 'r']]],
+    ['type a with a major', [['device_filter', V2_CGROUP], ['device_rule', 'deny', 'a', '1', '-1', 'r']]],
+  ]) {
+    writePlan(planFile, [['state_dir', base], ...directives, ['arg', 'true']]);
+    const helper = new Helper('create', planFile);
+    const message = await helper.next('error');
+    check(`device filter plan: ${label} is rejected`, message?.[1] === 'plan' && message?.[2] === 'device_rule', message?.join(' '));
+    await helper.exited;
   }
 }
 

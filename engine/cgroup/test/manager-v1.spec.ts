@@ -194,6 +194,12 @@ test.describe('mixed layout', () => {
     expect(cgroup.v2Dir()).toBe(join(fake.root, 'sys/fs/cgroup/unified/isolab/web1'));
   });
 
+  test('v2 part gets the device filter beside v1 devices', async () => {
+    // An exec on this layout is cloned into the v2 cgroup only, so the filter must be there too.
+    expect(cgroup.controlsDevices).toBe(true);
+    expect(cgroup.deviceFilterDir?.()).toBe(join(fake.root, 'sys/fs/cgroup/unified/isolab/web1'));
+  });
+
   test('a bad v1 value stops the v2 writes too', async () => {
     await cgroup.create();
     const error = await cgroup.apply({ memory: { limit: 33554432 }, cpu: { shares: 1 } })
@@ -218,6 +224,8 @@ test.describe('mixed layout', () => {
   });
 });
 
-test('v1 devices hierarchy needs no device filter', () => {
-  expect(cgroup.deviceFilterDir?.()).toBeUndefined();
+test('create can leave devices unrestricted', async () => {
+  await cgroup.create({ restrictDevices: false });
+  expect(await fake.exists('sys/fs/cgroup/devices/isolab/web1')).toBe(true);
+  expect(await fake.exists('sys/fs/cgroup/devices/isolab/web1/devices.deny')).toBe(false);
 });
