@@ -2,12 +2,15 @@
 // chosen targets (a fresh VM per target) through Playwright, and ends with
 // the isolation report.
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { IsolabError } from '../engine/errors.js';
 import { hasDefaultBaseline, runGate } from './gate-cli.js';
+import { destroyVm } from '../vm/qemu/runtime.js';
+import { DEFAULT_RUN_DIR } from '../vm/paths.js';
+import { vmNameOf } from '../scenarios/specs/target.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');
@@ -53,14 +56,30 @@ export async function runSuitesCommand(argv: string[]): Promise<number> {
     if (cgroup !== 'v1' && cgroup !== 'v2') throw new IsolabError({ kind: 'invalid-input', op: 'accept --cgroup', value: cgroup, reason: 'use v1 or v2' });
   }
   const projects = kernels.flatMap((k) => cgroups.map((c) => `qemu-${k}-${c}`));
-  const args = ['test', ...projects.flatMap((p) => ['--project', p]), ...(values.grep ? ['--grep', values.grep] : [])];
+  // One VM at a time: two TCG guests on 2 cores skew the CPU-share scenario.
+  const args = [
+    'test', '--workers', '1', ...projects.flatMap((p) => ['--project', p]),
+    ...(values.grep ? ['--grep', values.grep] : []),
+  ];
   // The gate must not read an earlier run's results if this one ends before writing its own.
   rmSync(path.join(repoRoot, 'results/results.json'), { force: true });
   const started = Date.now();
+  // Ctrl-C reaches Playwright too, which stops its tests; this process waits and then cleans up.
+  const ignoreInterrupt = () => undefined;
+  process.on('SIGINT', ignoreInterrupt);
   const code = await new Promise<number>((resolve) => {
     const child = spawn(path.join(repoRoot, 'node_modules/.bin/playwright'), args, { cwd: repoRoot, stdio: 'inherit' });
     child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 130 : 1)));
   });
+  process.off('SIGINT', ignoreInterrupt);
+  // An interrupted run skips the teardown projects, so the scenario VMs go here.
+  for (const project of projects) {
+    const dir = path.join(DEFAULT_RUN_DIR, vmNameOf(project));
+    if (existsSync(dir)) {
+      await destroyVm(dir);
+      process.stdout.write(`destroyed the scenario VM ${vmNameOf(project)}, which the run left\n`);
+    }
+  }
   process.stdout.write(`suites on ${projects.join(', ')}: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   process.stdout.write(`report: ${path.join(repoRoot, 'results/isolation-report.html')}\n`);
   // A run of some scenarios only (--grep) would fail the gate on the phases it left out.

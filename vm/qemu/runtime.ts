@@ -128,7 +128,8 @@ async function waitForExit(pid: number, startTime: number | null, timeoutMs: num
 export async function destroyVm(dir: string): Promise<void> {
   const record = await readRecord(dir);
   if (record) await stopQemu(record);
-  else await stopByPidfile(dir);
+  // A record written before QEMU daemonized has no pid yet, but QEMU's pidfile may.
+  if (!record || record.qemuPid === null) await stopByPidfile(dir);
   await fs.rm(dir, { recursive: true, force: true });
 }
 
