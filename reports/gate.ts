@@ -112,18 +112,23 @@ function judge(before: BaselinePhase, entry: ResultEntry): Omit<GateLine, 'key'>
   const lost = now === 'skipped' ? [] : before.checks.filter((name) => !names.has(name));
   if (lost.length > 0) return { status: 'check-missing', detail: `no longer checked: ${lost.join('; ')}` };
 
-  // A control that stops breaking a check it broke before has lost some of its power to fail.
+  // A control must still break one of the checks it broke before. Which of them break
+  // varies under TCG (a slowed victim or an OOM-killed one), so a partial change is only reported.
+  let unbrokenNote = '';
   if (entry.phase === 'control' && now === 'passed') {
     const failing = new Set(checksOf(entry).filter((check) => !check.pass).map((check) => check.name));
     const unbroken = before.failedChecks.filter((name) => !failing.has(name));
-    if (unbroken.length > 0) return { status: 'control-weakened', detail: `no longer broken: ${unbroken.join('; ')}` };
+    if (unbroken.length > 0 && unbroken.length === before.failedChecks.length) {
+      return { status: 'control-weakened', detail: `breaks none of the checks it broke before: ${unbroken.join('; ')}` };
+    }
+    if (unbroken.length > 0) unbrokenNote = `; no longer broken: ${unbroken.join('; ')}`;
   }
 
   if (before.verdict === 'expected-failure' && now === 'passed') {
     return { status: 'improved', detail: 'the finding no longer reproduces; update scenarios/findings.ts' };
   }
   if (before.verdict !== 'passed' && now === 'passed') return { status: 'improved', detail: `${before.verdict} before` };
-  return { status: 'held', detail: marginChanges(before, entry) };
+  return { status: 'held', detail: `${marginChanges(before, entry)}${unbrokenNote}` };
 }
 
 /**
