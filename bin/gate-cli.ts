@@ -13,8 +13,8 @@ import {
 } from '../reports/gate.js';
 import type { ResultsFile } from '../reports/model.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '../..');
+const moduleDir = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(moduleDir, '../..');
 
 /** The baseline that `isolab gate` and `isolab suites` use by default. */
 export const DEFAULT_BASELINE = path.join(repoRoot, 'reports/baseline.json');
@@ -141,9 +141,10 @@ async function writeBaseline(results: ResultsFile, file: string): Promise<number
     throw fromSystemError('write baseline', file, err);
   }
   const written = [...new Set(results.entries.map((entry) => entry.target))].sort();
-  const kept = [...new Set(baseline.phases.map((phase) => phase.target))].filter((target) => !written.includes(target)).sort();
+  const keptTargets = [...new Set(baseline.phases.map((phase) => phase.target))]
+    .filter((target) => !written.includes(target)).sort();
   process.stdout.write(`baseline ${file}: ${baseline.phases.length} phases; written for ${written.join(', ')}`
-    + `${kept.length ? `; kept for ${kept.join(', ')}` : ''}\n`);
+    + `${keptTargets.length ? `; kept for ${keptTargets.join(', ')}` : ''}\n`);
   return 0;
 }
 

@@ -189,8 +189,8 @@ export function compareWithBaseline(baseline: Baseline, results: ResultsFile, ta
 /** Returns a baseline with the fresh phases, keeping the old phases of targets the fresh run left out. */
 export function mergeBaselines(old: Baseline | undefined, fresh: Baseline): Baseline {
   const freshTargets = new Set(fresh.phases.map((phase) => phase.target));
-  const kept = (old?.phases ?? []).filter((phase) => !freshTargets.has(phase.target));
-  const phases = [...kept, ...fresh.phases].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+  const keptPhases = (old?.phases ?? []).filter((phase) => !freshTargets.has(phase.target));
+  const phases = [...keptPhases, ...fresh.phases].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
   return { ...fresh, phases };
 }
 

@@ -20,7 +20,7 @@ export async function withLock<T>(lockPath: string, timeoutMs: number, work: () 
         continue;
       }
       if (Date.now() > deadline) {
-        throw new IsolabError({ kind: 'timeout', op: 'take lock', value: lockPath, reason: 'another process holds it' });
+        throw new IsolabError({ kind: 'timeout', op: 'take lock', value: lockPath, reason: 'another process has taken it; retry when that process ends' });
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

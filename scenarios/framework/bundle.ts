@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { defaultSpec } from '../../engine/spec/generate.js';
 import type { LinuxResources, Mount, NamespaceType, Spec } from '../../engine/spec/oci.js';
+import type { RunOptions } from '../../engine/container/run.js';
 import type { ScenarioContext } from './types.js';
 
 /** Fields in which a scenario container differs from `runc spec`'s default. */
@@ -84,10 +85,39 @@ export function buildSpec(options: BundleOptions): Spec {
 
 /** Writes DIR/config.json for the options and returns DIR. */
 export async function writeBundle(dir: string, options: BundleOptions): Promise<string> {
+  return writeSpec(dir, buildSpec(options));
+}
+
+/** Writes DIR/config.json from a spec that a scenario built and edited, and returns DIR. */
+export async function writeSpec(dir: string, spec: Spec): Promise<string> {
   await fs.mkdir(dir, { recursive: true });
-  const text = `${JSON.stringify(buildSpec(options), null, 2)}\n`;
-  await fs.writeFile(path.join(dir, 'config.json'), text);
+  await fs.writeFile(path.join(dir, 'config.json'), `${JSON.stringify(spec, null, 2)}\n`);
   return dir;
+}
+
+/** Returns the bundle directory of container `id` in the phase's work directory. */
+export function bundleDir(ctx: ScenarioContext, id: string): string {
+  return path.join(ctx.workDir, 'bundles', id);
+}
+
+/**
+ * Runs container `id` from `bundle` to its end with stdout and stderr in
+ * WORKDIR/ID.out, and returns that output.
+ */
+export async function runForOutput(
+  ctx: ScenarioContext,
+  id: string,
+  bundle: string,
+  options: Omit<RunOptions, 'stdio'> = {},
+): Promise<string> {
+  const outFile = path.join(ctx.workDir, `${id}.out`);
+  const out = await fs.open(outFile, 'w');
+  try {
+    await ctx.engine.run(id, bundle, { ...options, stdio: ['ignore', out.fd, out.fd] });
+  } finally {
+    await out.close();
+  }
+  return fs.readFile(outFile, 'utf8');
 }
 
 /** Returns the cgroup path of a container under the phase's capped parent. */
@@ -116,7 +146,7 @@ export async function launch(ctx: ScenarioContext, name: string, options: Launch
   const workloads: Mount = {
     destination: '/w', type: 'bind', source: ctx.workloadsDir, options: ['rbind', 'ro'],
   };
-  const dir = await writeBundle(path.join(ctx.workDir, 'bundles', id), {
+  const dir = await writeBundle(bundleDir(ctx, id), {
     ...rest,
     rootfs: ctx.rootfs,
     cgroupsPath,

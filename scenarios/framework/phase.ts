@@ -35,3 +35,10 @@ export function ratio(value: number, base: number): number {
 export function since(origin: number): number {
   return Math.round(performance.now() - origin);
 }
+
+/** Returns the result of a phase skipped for `reason`, with no checks. */
+export function skippedPhase(scenario: string, phase: Phase, reason: string): PhaseResult {
+  return {
+    scenario, phase, checks: [], offenderChecks: [], metrics: {}, samples: {}, wallMs: 0, skipped: reason,
+  };
+}

@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import { Engine } from '../../engine/index.js';
 import { findScenario } from '../suites/index.js';
 import { prepareCapParent, prepareRootfs, protectHarness, readFacts, removeCapParent, workloadsDir } from './target.js';
+import { skippedPhase } from './phase.js';
 import type { Phase, PhaseResult, ScenarioContext, TargetFacts } from './types.js';
 
 export interface RunnerOptions {
@@ -46,7 +47,7 @@ export class ScenarioRunner {
     if (!this.facts || !this.rootfs) await this.prepare();
     const scenario = findScenario(name);
     const reason = scenario.unsupported?.(this.facts!);
-    if (reason) return skipped(name, phase, reason);
+    if (reason) return skippedPhase(name, phase, reason);
     const prefix = `${name}-${phase}-${randomBytes(3).toString('hex')}`;
     const capParent = await prepareCapParent(`${CAP_CGROUP}-${prefix}`, capLimits(this.facts!));
     const ctx: ScenarioContext = {
@@ -95,8 +96,4 @@ export class ScenarioRunner {
 export function capLimits(facts: TargetFacts): { memoryBytes: number; pids: number } {
   const mib = Math.min(512, Math.floor(facts.memoryMiB / 2));
   return { memoryBytes: mib * 1024 * 1024, pids: 1024 };
-}
-
-function skipped(name: string, phase: Phase, reason: string): PhaseResult {
-  return { scenario: name, phase, checks: [], offenderChecks: [], metrics: {}, samples: {}, wallMs: 0, skipped: reason };
 }

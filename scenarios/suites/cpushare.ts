@@ -14,6 +14,7 @@ import {
   MAX_WINDOWS, MIN_WINDOWS, SETTLE_DELTA, WARMUP_MS, WINDOW_MS,
   measureShares, processCounter, type Counter,
 } from './cpushare-shares.js';
+import { skippedPhase } from '../framework/phase.js';
 import { scenarios } from './index.js';
 
 /** Minimum number N of busy offender processes. With more CPUs, N grows to 2 * cpus - 1. */
@@ -210,10 +211,7 @@ async function quotaCheck(
 }
 
 function skip(phase: Phase, reason: string, origin: number): PhaseResult {
-  return {
-    scenario: 'cpushare', phase, checks: [], offenderChecks: [], metrics: {}, samples: {},
-    wallMs: Math.round(performance.now() - origin), skipped: reason,
-  };
+  return { ...skippedPhase('cpushare', phase, reason), wallMs: Math.round(performance.now() - origin) };
 }
 
 export const cpushare: Scenario = {

@@ -5,11 +5,12 @@
 // rules come from the v1 devices hierarchy or, on cgroup v2, from the BPF
 // device filter. Control: the same container with device access left
 // unrestricted reads the disk both ways.
-import { execFileSync, type StdioOptions } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { buildSpec, lastJsonLine } from '../framework/bundle.js';
+import { buildSpec, bundleDir, lastJsonLine, runForOutput, writeSpec } from '../framework/bundle.js';
 import { atMost } from '../framework/checks.js';
+import { skippedPhase } from '../framework/phase.js';
 import type {
   CheckResult, Phase, PhaseResult, Scenario, ScenarioContext,
 } from '../framework/types.js';
@@ -76,20 +77,9 @@ async function runProbe(
     extraCaps: PROBE_CAPS,
     writableBinds: { [BIND_DESTINATION]: nodeDir },
   });
-  const dir = path.join(ctx.workDir, 'bundles', id);
-  await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
-
-  const outFile = path.join(ctx.workDir, `${id}.out`);
-  const out = await fs.open(outFile, 'w');
-  try {
-    const stdio: StdioOptions = ['ignore', out.fd, out.fd];
-    const unrestrictedDevices = phase === 'control';
-    await ctx.engine.run(id, dir, { stdio, runTimeoutMs: RUN_TIMEOUT_MS, unrestrictedDevices });
-  } finally {
-    await out.close();
-  }
-  const output = await fs.readFile(outFile, 'utf8');
+  const dir = await writeSpec(bundleDir(ctx, id), spec);
+  const unrestrictedDevices = phase === 'control';
+  const output = await runForOutput(ctx, id, dir, { runTimeoutMs: RUN_TIMEOUT_MS, unrestrictedDevices });
   ctx.log(`devprobe (${phase === 'control' ? 'unrestricted' : 'default rules'}): ${output.trim()}`);
   return lastJsonLine<ProbeResult>(output);
 }
@@ -155,11 +145,8 @@ export const devices: Scenario = {
   run: async (ctx, phase) => {
     const disk = await diskOf(ctx.workDir);
     if (disk.major === 0) {
-      return {
-        scenario: 'devices', phase, checks: [], offenderChecks: [], metrics: {}, samples: {},
-        wallMs: 0,
-        skipped: `the work directory ${ctx.workDir} is not on a block device (${disk.mountPoint})`,
-      };
+      const reason = `the work directory ${ctx.workDir} is not on a block device (${disk.mountPoint})`;
+      return skippedPhase('devices', phase, reason);
     }
     return run(ctx, phase);
   },

@@ -7,7 +7,7 @@ import { statSync, promises as fs } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { buildSpec } from '../framework/bundle.js';
+import { buildSpec, bundleDir, writeSpec } from '../framework/bundle.js';
 import { atLeast, atMost } from '../framework/checks.js';
 import { pollUntil, pollUntilSettled } from '../framework/poll.js';
 import type {
@@ -109,9 +109,7 @@ async function startServer(
   });
   // sysfs may be mounted only by the owner of the network namespace.
   if (joinNetOf) spec.mounts = spec.mounts!.filter((m) => m.type !== 'sysfs');
-  const dir = path.join(ctx.workDir, 'bundles', id);
-  await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+  const dir = await writeSpec(bundleDir(ctx, id), spec);
 
   const outFile = path.join(ctx.workDir, `${id}.out`);
   const out = await fs.open(outFile, 'w');

@@ -2,8 +2,7 @@
 // kernel's cgroup files, and the victim's stay its own while a neighbour
 // burns CPU, allocates memory and forks. Control: both containers' processes
 // in one cgroup, where the victim's stats take in the neighbour's usage.
-import path from 'node:path';
-import { cappedPath, launch, writeBundle } from '../framework/bundle.js';
+import { bundleDir, cappedPath, launch, writeBundle } from '../framework/bundle.js';
 import { atMost, within } from '../framework/checks.js';
 import { pollUntil, pollUntilSettled, Sampler, sampleDuring, sleep } from '../framework/poll.js';
 import { CgroupCounters } from '../framework/counters.js';
@@ -12,6 +11,7 @@ import { moveProcesses } from '../framework/migrate.js';
 import type {
   CheckResult, Phase, PhaseResult, Scenario, ScenarioContext,
 } from '../framework/types.js';
+import { skippedPhase } from '../framework/phase.js';
 import { scenarios } from './index.js';
 
 /** Memory the victim allocates and keeps, in MiB. */
@@ -138,7 +138,7 @@ async function waitForMemory(ctx: ScenarioContext, id: string, mib: number): Pro
 async function startOffender(ctx: ScenarioContext, into: string | undefined): Promise<string> {
   const id = `${ctx.prefix}-offender`;
   const cgroupsPath = cappedPath(ctx, id);
-  const dir = await writeBundle(path.join(ctx.workDir, 'bundles', id), {
+  const dir = await writeBundle(bundleDir(ctx, id), {
     rootfs: ctx.rootfs,
     args: ['holdmem', String(OFFENDER_MIB), String(HOLD_SECONDS)],
     resources: { memory: { limit: MEMORY_LIMIT_MIB * MIB }, pids: { limit: PIDS_LIMIT } },
@@ -209,10 +209,7 @@ async function run(ctx: ScenarioContext, phase: Phase): Promise<PhaseResult> {
     resources: { memory: { limit: MEMORY_LIMIT_MIB * MIB }, pids: { limit: PIDS_LIMIT } },
   });
   if (!(await ctx.engine.stats(victim)).cgroup.cpu) {
-    return {
-      scenario: 'stats', phase, checks: [], offenderChecks: [], metrics: {}, samples: {},
-      wallMs: 0, skipped: 'the kernel offers no CPU usage file (cpu.stat or cpuacct.usage)',
-    };
+    return skippedPhase('stats', phase, 'the kernel offers no CPU usage file (cpu.stat or cpuacct.usage)');
   }
   const sampler = new Sampler(origin, SAMPLE_INTERVAL_MS)
     .add('victimMemoryBytes', async () => (await engineUsage(ctx, victim)).memory)

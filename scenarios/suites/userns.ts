@@ -4,11 +4,11 @@
 // read-write bind mount, change a host-wide sysctl through a writable
 // /proc/sys, or set the hostname of the guest's UTS namespace that it shares.
 // Control: the same container without a user namespace does all three.
-import type { StdioOptions } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { buildSpec, lastJsonLine } from '../framework/bundle.js';
+import { buildSpec, bundleDir, lastJsonLine, runForOutput, writeSpec } from '../framework/bundle.js';
 import { atLeast, atMost } from '../framework/checks.js';
+import { skippedPhase } from '../framework/phase.js';
 import { pollUntilSettled } from '../framework/poll.js';
 import { USERNS_HOST_ID, USERNS_SIZE } from '../../engine/spec/generate.js';
 import type { NamespaceType } from '../../engine/spec/oci.js';
@@ -105,19 +105,8 @@ async function runProbe(
     spec.linux!.uidMappings = mapping;
     spec.linux!.gidMappings = mapping.map((m) => ({ ...m }));
   }
-  const dir = path.join(ctx.workDir, 'bundles', id);
-  await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
-
-  const outFile = path.join(ctx.workDir, `${id}.out`);
-  const out = await fs.open(outFile, 'w');
-  try {
-    const stdio: StdioOptions = ['ignore', out.fd, out.fd];
-    await ctx.engine.run(id, dir, { stdio, runTimeoutMs: RUN_TIMEOUT_MS });
-  } finally {
-    await out.close();
-  }
-  const output = await fs.readFile(outFile, 'utf8');
+  const dir = await writeSpec(bundleDir(ctx, id), spec);
+  const output = await runForOutput(ctx, id, dir, { runTimeoutMs: RUN_TIMEOUT_MS });
   ctx.log(`rootprobe (${userns ? 'user namespace' : 'no user namespace'}): ${output.trim()}`);
   return lastJsonLine<ProbeResult>(output);
 }
@@ -234,10 +223,7 @@ export const userns: Scenario = {
   run: async (ctx, phase) => {
     const reason = await unsupportedReason();
     if (!reason) return run(ctx, phase);
-    return {
-      scenario: 'userns', phase, checks: [], offenderChecks: [], metrics: {}, samples: {},
-      wallMs: 0, skipped: reason,
-    };
+    return skippedPhase('userns', phase, reason);
   },
 };
 

@@ -26,9 +26,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   dev_t device = makedev((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]));
-  int made = mknod(argv[1], S_IFBLK | 0600, device) < 0 ? errno : 0;
-  int read_made = made == 0 ? read_block(argv[1]) : made;
+  int mknod_errno = mknod(argv[1], S_IFBLK | 0600, device) < 0 ? errno : 0;
+  int read_made = mknod_errno == 0 ? read_block(argv[1]) : mknod_errno;
   int read_bound = read_block(argv[4]);
-  printf("{\"mknod\": %d, \"read_made\": %d, \"read_bound\": %d}\n", made, read_made, read_bound);
+  printf("{\"mknod\": %d, \"read_made\": %d, \"read_bound\": %d}\n", mknod_errno, read_made, read_bound);
   return 0;
 }
